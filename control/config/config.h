@@ -1,0 +1,105 @@
+// The operator's config as plain values: what a TOML file says after
+// validation. Nothing here knows about TOML; config_toml.cpp fills it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/core/abi.h"
+#include "dataplane/core/ip_address.h"
+#include "dataplane/core/result.h"
+
+namespace anylb {
+
+enum class DataplaneKind { Model, Xdp, Dpdk };
+
+struct NodeConfig {
+  std::string name;
+  DataplaneKind dataplane = DataplaneKind::Model;
+  std::string interface;  // required for xdp / dpdk
+  MacAddress gateway_mac{};
+  uint32_t hash_seed = 0;
+  // Outer source address of encapsulated packets, per outer family: either one
+  // address, or a prefix from which the flow hash picks one (RSS entropy on
+  // backends that steer by outer source). At most one of each pair is set.
+  std::optional<IpAddress> tunnel_source_v4;
+  std::optional<IpPrefix> tunnel_source_v4_prefix;
+  std::optional<IpAddress> tunnel_source_v6;
+  std::optional<IpPrefix> tunnel_source_v6_prefix;
+  uint16_t gue_port = 6080;
+  uint16_t mtu = 1500;  // largest IP packet the egress link carries
+  uint32_t flow_table_entries = 1u << 20;  // per core
+};
+
+// Idle timeouts of flow-table entries, in seconds.
+struct FlowTimeouts {
+  uint32_t tcp_syn = 5;
+  uint32_t tcp_established = 300;
+  uint32_t tcp_closing = 10;
+  uint32_t udp = 30;
+  uint32_t other = 30;
+};
+
+enum class HealthCheckKind { None, Tcp, Http, Udp, Command };
+
+struct HealthCheckConfig {
+  HealthCheckKind kind = HealthCheckKind::None;
+  uint16_t port = 0;             // 0: the VIP's port
+  uint32_t interval_ms = 2000;
+  uint32_t timeout_ms = 1000;
+  uint32_t rise = 2;             // consecutive successes to become healthy
+  uint32_t fall = 3;             // consecutive failures to become unhealthy
+  std::string http_path = "/";   // kind = http
+  uint16_t http_expect_status = 200;
+  std::string udp_send;          // kind = udp: payload sent (hex escapes allowed)
+  std::string udp_expect;        // kind = udp: the reply must contain this
+  std::string command;           // kind = command: run with the backend address as $1
+};
+
+struct BackendConfig {
+  IpAddress address;
+  uint32_t weight = 100;
+  anylb_backend_state state = ANYLB_BACKEND_ACTIVE;  // operator override
+  int line = 0;  // where it was declared, for later messages
+};
+
+struct VipConfig {
+  std::string name;
+  IpAddress address;
+  uint16_t port = 0;   // 0: every port of the protocol
+  uint8_t protocol = 0;  // IPPROTO_TCP or IPPROTO_UDP
+  anylb_encap encap = ANYLB_ENCAP_IPIP;
+  uint32_t table_size = 65537;  // Maglev M, prime
+  uint32_t min_healthy = 1;
+  HealthCheckConfig health;
+  std::vector<BackendConfig> backends;
+  int line = 0;
+};
+
+struct Config {
+  std::string source;  // file name (or "<embedded>") used in messages
+  NodeConfig node;
+  FlowTimeouts timeouts;
+  std::vector<VipConfig> vips;
+  std::vector<std::string> warnings;  // e.g. table size < 100 x backends
+};
+
+// Parses and validates TOML text. `source` names the input in every message,
+// which reads "FILE:LINE: vip 'dns': backend 10.1.0.300: not an IP address".
+Result<Config> parse_config(std::string_view toml_text, std::string_view source);
+
+// Reads a file and parses it; an unreadable file is an error naming the path.
+Result<Config> load_config_file(const std::string& path);
+
+// The default config shipped in config/default.toml, compiled in.
+std::string_view embedded_default_config();
+
+const char* protocol_name(uint8_t protocol);
+const char* encap_name(anylb_encap encap);
+const char* backend_state_name(anylb_backend_state state);
+const char* dataplane_name(DataplaneKind kind);
+
+}  // namespace anylb

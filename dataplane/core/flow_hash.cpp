@@ -1,0 +1,66 @@
+#include "flow_hash.h"
+
+#include <cstdio>
+#include <string>
+
+#include "flow_key.h"
+
+namespace anylb {
+
+uint32_t murmur3_32(std::span<const uint8_t> data, uint32_t seed) {
+  constexpr uint32_t c1 = 0xcc9e2d51u;
+  constexpr uint32_t c2 = 0x1b873593u;
+  uint32_t h = seed;
+  const size_t blocks = data.size() / 4;
+  for (size_t i = 0; i < blocks; ++i) {
+    const uint8_t* p = data.data() + 4 * i;
+    uint32_t k = uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) |
+                 (uint32_t{p[3]} << 24);
+    k *= c1;
+    k = flow_hash_rotl(k, 15);
+    k *= c2;
+    h ^= k;
+    h = flow_hash_rotl(h, 13);
+    h = h * 5 + 0xe6546b64u;
+  }
+  const uint8_t* tail = data.data() + 4 * blocks;
+  uint32_t k = 0;
+  switch (data.size() & 3) {
+    case 3:
+      k ^= uint32_t{tail[2]} << 16;
+      [[fallthrough]];
+    case 2:
+      k ^= uint32_t{tail[1]} << 8;
+      [[fallthrough]];
+    case 1:
+      k ^= tail[0];
+      k *= c1;
+      k = flow_hash_rotl(k, 15);
+      k *= c2;
+      h ^= k;
+  }
+  h ^= static_cast<uint32_t>(data.size());
+  h ^= h >> 16;
+  h *= 0x85ebca6bu;
+  h ^= h >> 13;
+  h *= 0xc2b2ae35u;
+  h ^= h >> 16;
+  return h;
+}
+
+std::string to_string(const anylb_flow_key& k) {
+  const char* proto = k.proto == 6 ? "tcp" : k.proto == 17 ? "udp" : k.proto == 1 ? "icmp"
+                      : k.proto == 58                    ? "icmpv6"
+                                                         : "proto";
+  std::string out = proto;
+  if (k.proto != 6 && k.proto != 17 && k.proto != 1 && k.proto != 58) out += std::to_string(k.proto);
+  const bool v6 = k.family == 6;
+  auto hostport = [v6](const IpAddress& a, uint16_t port_be) {
+    const std::string addr = a.to_string();
+    return (v6 ? "[" + addr + "]" : addr) + ":" + std::to_string(ntoh16(port_be));
+  };
+  out += " " + hostport(key_src(k), k.sport) + " -> " + hostport(key_dst(k), k.dport);
+  return out;
+}
+
+}  // namespace anylb

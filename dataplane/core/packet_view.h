@@ -1,0 +1,78 @@
+// What the parser learns about one frame: offsets into the frame and the few
+// header fields the decision needs. A view never owns or copies packet bytes
+// beyond the flow key; every offset in it has been bounds-checked.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "abi.h"
+#include "flow_key.h"
+
+namespace anylb {
+
+enum class FragmentKind : uint8_t {
+  None,   // not a fragment
+  First,  // offset 0, more-fragments set: carries the L4 header
+  Later,  // offset > 0: no L4 header
+};
+
+enum class IcmpKind : uint8_t {
+  None,         // not ICMP
+  EchoRequest,  // ICMP type 8 / ICMPv6 type 128
+  Error,        // a destination-unreachable-like error quoting a packet (see has_inner)
+  Other,        // any other ICMP message
+};
+
+struct PacketView {
+  // Layer 2.
+  uint16_t ethertype = 0;  // after the VLAN tag, host order
+  bool has_vlan = false;
+  uint16_t vlan_tci = 0;  // host order
+
+  // Layer 3. l3_ok says the IP header was read far enough to know both
+  // addresses, even if parsing failed further in (the decision passes such a
+  // packet to the kernel when it is not addressed to a VIP).
+  bool l3_ok = false;
+  uint8_t family = 0;       // 4, 6, or 0 for non-IP frames
+  uint16_t l3_offset = 0;   // start of the IP header in the frame
+  uint16_t l3_length = 0;   // the IP packet's own length (IPv4 total length / 40 + IPv6 payload)
+  uint16_t l4_offset = 0;   // after IPv4 options or IPv6 extension headers
+  uint8_t l4_proto = 0;     // the upper-layer protocol after extension headers
+  uint8_t tos = 0;          // IPv4 TOS / IPv6 traffic class
+  uint8_t ttl = 0;          // IPv4 TTL / IPv6 hop limit
+  bool dont_fragment = false;  // IPv4 DF (IPv6 never fragments in transit)
+  FragmentKind fragment = FragmentKind::None;
+
+  // The flow: addresses, protocol, and ports for TCP/UDP (zero otherwise and
+  // for later fragments). Filled as far as parsing got.
+  anylb_flow_key key{};
+  uint8_t tcp_flags = 0;  // TCP flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10)
+
+  // ICMP / ICMPv6.
+  IcmpKind icmp = IcmpKind::None;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  // For IcmpKind::Error: the quoted packet's flow exactly as quoted, i.e. as
+  // the backend sent it (src = VIP, dst = client). has_inner is false when the
+  // quote was too short to read the ports.
+  bool has_inner = false;
+  anylb_flow_key inner_key{};
+};
+
+constexpr uint8_t kTcpFin = 0x01;
+constexpr uint8_t kTcpSyn = 0x02;
+constexpr uint8_t kTcpRst = 0x04;
+constexpr uint8_t kTcpAck = 0x10;
+
+// At most this many IPv6 extension headers are walked (outer and quoted
+// packets alike); more is ANYLB_DROP_IPV6_EXT_LIMIT. The BPF program unrolls
+// the same bound.
+constexpr int kMaxIpv6ExtHeaders = 6;
+
+// Parses an Ethernet frame. Returns ANYLB_DROP_NONE and a complete view, or the
+// reason the frame is malformed with the view filled as far as it got. Non-IP
+// frames are not an error: they come back with family == 0.
+anylb_drop_reason parse_frame(std::span<const uint8_t> frame, PacketView& view);
+
+}  // namespace anylb

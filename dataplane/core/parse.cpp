@@ -1,0 +1,2 @@
+// (being written)
+#include "packet_view.h"
