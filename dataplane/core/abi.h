@@ -56,7 +56,7 @@ enum anylb_drop_reason {
 	ANYLB_DROP_BACKEND_MISSING,      /* table names a backend id not in the state */
 	ANYLB_DROP_NO_HEADROOM,          /* buffer cannot take the encapsulation */
 	ANYLB_DROP_TOO_BIG,              /* encapsulated packet would exceed the MTU */
-	ANYLB_DROP_ENCAP_UNSUPPORTED,    /* e.g. IPv6 inner towards an IPv4 backend */
+	ANYLB_DROP_NO_TUNNEL_SOURCE,     /* no outer source address for the backend's family */
 	ANYLB_DROP_REASON_COUNT
 };
 

@@ -1,0 +1,108 @@
+// anylbctl: the operator's command-line tool. Exceptions stop here: every
+// error is printed as one line naming what was wrong, with exit status 2.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "control/cli/lookup.h"
+#include "control/cli/simulate.h"
+#include "control/config/config.h"
+
+namespace {
+
+anylb::Result<anylb::Config> load(const std::string& path) {
+  if (path.empty()) return anylb::parse_config(anylb::embedded_default_config(), "<embedded default>");
+  return anylb::load_config_file(path);
+}
+
+int fail(const std::string& message) {
+  std::fprintf(stderr, "anylbctl: %s\n", message.c_str());
+  return 2;
+}
+
+void print_warnings(const anylb::Config& cfg) {
+  for (const auto& w : cfg.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"anylbctl: inspect and drive an anylb load balancer"};
+  app.require_subcommand(1);
+  std::string config_path;
+
+  auto* validate = app.add_subcommand("validate", "Check a config file and print its warnings");
+  validate->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+
+  auto* sim = app.add_subcommand(
+      "simulate", "Push synthetic flows through the decision function and show the spread");
+  sim->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  uint32_t flows = 10000;
+  std::vector<std::string> removes, adds, weights, drains;
+  sim->add_option("--flows,-n", flows, "flows per VIP")->check(CLI::Range(1u, 2000000u));
+  sim->add_option("--remove", removes, "remove a backend (every VIP listing it)");
+  sim->add_option("--add", adds, "add a backend (every VIP of its address family)");
+  sim->add_option("--weight", weights, "set a backend's weight: ADDRESS=WEIGHT");
+  sim->add_option("--drain", drains, "set a backend to draining");
+
+  auto* lookup = app.add_subcommand("lookup", "Which backend a flow goes to, and why");
+  lookup->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  anylb::LookupQuery q;
+  lookup->add_option("proto", q.protocol, "tcp or udp")->required();
+  lookup->add_option("src", q.src, "client address")->required();
+  lookup->add_option("sport", q.sport, "client port")->required();
+  lookup->add_option("dst", q.dst, "VIP address")->required();
+  lookup->add_option("dport", q.dport, "VIP port")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  auto cfg = load(config_path);
+  if (!cfg) return fail(cfg.error().message);
+  print_warnings(*cfg);
+
+  if (*validate) {
+    std::printf("%s: ok (%zu VIPs)\n", cfg->source.c_str(), cfg->vips.size());
+    return 0;
+  }
+  if (*lookup) {
+    auto text = anylb::explain_lookup(*cfg, q);
+    if (!text) return fail(text.error().message);
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+  // simulate
+  std::vector<anylb::BackendChange> changes;
+  auto add_addresses = [&](const std::vector<std::string>& list, anylb::BackendChange::Kind kind,
+                           const char* flag) -> bool {
+    for (const auto& text : list) {
+      auto addr = anylb::parse_ip_address(text);
+      if (!addr) {
+        fail(std::string(flag) + ": " + addr.error().message);
+        return false;
+      }
+      changes.push_back({kind, *addr, 100});
+    }
+    return true;
+  };
+  if (!add_addresses(removes, anylb::BackendChange::Kind::Remove, "--remove") ||
+      !add_addresses(adds, anylb::BackendChange::Kind::Add, "--add") ||
+      !add_addresses(drains, anylb::BackendChange::Kind::Drain, "--drain")) {
+    return 2;
+  }
+  for (const auto& w : weights) {
+    auto change = anylb::parse_weight_change(w);
+    if (!change) return fail(change.error().message);
+    changes.push_back(*change);
+  }
+  auto result = anylb::simulate(*cfg, flows, changes);
+  if (!result) return fail(result.error().message);
+  std::fputs(anylb::format_simulation(*result, !changes.empty()).c_str(), stdout);
+  return 0;
+}

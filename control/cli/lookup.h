@@ -1,0 +1,24 @@
+// `anylbctl lookup`: where one flow would go on this config, and why.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "control/config/config.h"
+#include "dataplane/core/result.h"
+
+namespace anylb {
+
+struct LookupQuery {
+  std::string protocol;  // tcp | udp
+  std::string src;
+  uint16_t sport = 0;
+  std::string dst;
+  uint16_t dport = 0;
+};
+
+// A human-readable explanation; errors name the bad argument.
+Result<std::string> explain_lookup(const Config& config, const LookupQuery& query);
+
+}  // namespace anylb

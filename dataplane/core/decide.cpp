@@ -1,0 +1,227 @@
+#include "decide.h"
+
+#include "encap.h"
+#include "flow_hash.h"
+#include "flow_key.h"
+#include "icmp_echo.h"
+#include "maglev.h"
+#include "packet_view.h"
+
+namespace anylb {
+namespace {
+
+constexpr uint8_t kProtoTcp = 6;
+constexpr uint8_t kProtoUdp = 17;
+
+Decision pass(Decision d, Counters& c) {
+  d.verdict = ANYLB_VERDICT_PASS;
+  ++c.passed;
+  return d;
+}
+
+Decision drop(Decision d, anylb_drop_reason reason, Counters& c) {
+  d.verdict = ANYLB_VERDICT_DROP;
+  d.reason = reason;
+  ++c.drops[reason];
+  if (d.vip_id < c.vip.size()) ++c.vip[d.vip_id].drops;
+  return d;
+}
+
+bool usable_for(const Backend* b, const Vip& vip) {
+  return b != nullptr && b->vip_id == vip.id && b->state != ANYLB_BACKEND_DOWN;
+}
+
+// The Maglev choice for a flow hash. Sets d.slot; returns the backend, or
+// null with `reason` set.
+const Backend* pick(const ForwardingState& st, const Vip& vip, uint32_t hash, Decision& d,
+                    anylb_drop_reason& reason) {
+  const auto& slots = vip.table.slots;
+  if (slots.empty()) {
+    reason = ANYLB_DROP_NO_BACKEND;
+    return nullptr;
+  }
+  d.slot = maglev_slot(hash, static_cast<uint32_t>(slots.size()));
+  const uint32_t id = slots[d.slot];
+  if (id == ANYLB_INVALID_ID) {
+    reason = ANYLB_DROP_NO_BACKEND;
+    return nullptr;
+  }
+  const Backend* b = st.backend(id);
+  if (b == nullptr) reason = ANYLB_DROP_BACKEND_MISSING;
+  return b;
+}
+
+Decision forward(Decision d, PacketBuffer& buf, const PacketView& v, const ForwardingState& st,
+                 const Vip& vip, const Backend& b, Counters& c) {
+  d.backend_id = b.id;
+  const anylb_drop_reason r = encap_packet(vip.encap, buf, v, b.address, d.flow_hash, st.encap);
+  if (r != ANYLB_DROP_NONE) return drop(d, r, c);
+  d.verdict = ANYLB_VERDICT_TX;
+  ++c.transmitted;
+  if (vip.id < c.vip.size()) {
+    ++c.vip[vip.id].packets;
+    c.vip[vip.id].bytes += v.l3_length;
+  }
+  if (b.id < c.backend.size()) {
+    ++c.backend[b.id].packets;
+    c.backend[b.id].bytes += v.l3_length;
+  }
+  return d;
+}
+
+// ICMP errors about a flow go where the flow goes, so that the backend's stack
+// learns of path MTU drops and unreachable clients. The quoted packet is the
+// backend's reply (VIP -> client); the flow is its reverse. No flow entry is
+// made or refreshed: an error must not keep a flow alive.
+Decision route_icmp_error(Decision d, PacketBuffer& buf, const PacketView& v,
+                          const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
+                          Counters& c) {
+  const anylb_flow_key flow = reverse_flow_key(v.inner_key);
+  const Vip* vip = st.find_vip(flow.dst, flow.family, ntoh16(flow.dport), flow.proto);
+  if (vip == nullptr) return drop(d, ANYLB_DROP_ICMP_UNHANDLED, c);
+  d.vip_id = vip->id;
+  d.path = DecisionPath::IcmpError;
+  d.flow_hash = flow_hash(flow, st.hash_seed);
+  const FlowEntry* e = flows.peek(flow, d.flow_hash, now_ms);
+  const Backend* b = e ? st.backend(e->backend_id) : nullptr;
+  if (!usable_for(b, *vip)) {
+    anylb_drop_reason reason = ANYLB_DROP_NONE;
+    b = pick(st, *vip, d.flow_hash, d, reason);
+    if (b == nullptr) return drop(d, reason, c);
+  }
+  ++c.icmp_errors_routed;
+  return forward(d, buf, v, st, *vip, *b, c);
+}
+
+// Fragments after the first carry no ports, so every fragment of a datagram is
+// hashed on addresses and protocol alone and sent to the same backend, which
+// reassembles. A flow's fragments may thus reach another backend than its
+// unfragmented packets: acceptable for the datagram protocols that fragment.
+Decision route_fragment(Decision d, PacketBuffer& buf, const PacketView& v,
+                        const ForwardingState& st, const VipAddressInfo& addr, Counters& c) {
+  const int proto_slot = v.l4_proto == kProtoTcp ? 0 : v.l4_proto == kProtoUdp ? 1 : -1;
+  if (proto_slot < 0) return drop(d, ANYLB_DROP_FRAGMENT_UNROUTABLE, c);
+  const uint32_t vip_id = addr.fragment_vip[proto_slot];
+  const Vip* vip = st.vip(vip_id);
+  if (vip == nullptr) return drop(d, ANYLB_DROP_FRAGMENT_UNROUTABLE, c);
+  d.vip_id = vip->id;
+  d.path = DecisionPath::Fragment;
+  anylb_flow_key key = v.key;
+  key.sport = 0;
+  key.dport = 0;
+  d.flow_hash = flow_hash(key, st.hash_seed);
+  anylb_drop_reason reason = ANYLB_DROP_NONE;
+  const Backend* b = pick(st, *vip, d.flow_hash, d, reason);
+  if (b == nullptr) return drop(d, reason, c);
+  ++c.fragments_routed;
+  return forward(d, buf, v, st, *vip, *b, c);
+}
+
+}  // namespace
+
+uint8_t initial_flow_state(uint8_t protocol, uint8_t tcp_flags) {
+  if (protocol == kProtoUdp) return ANYLB_FLOW_UDP;
+  if (protocol != kProtoTcp) return ANYLB_FLOW_OTHER;
+  if (tcp_flags & (kTcpFin | kTcpRst)) return ANYLB_FLOW_TCP_CLOSING;
+  if (tcp_flags & kTcpSyn) return ANYLB_FLOW_TCP_SYN;
+  return ANYLB_FLOW_TCP_ESTABLISHED;
+}
+
+uint8_t next_tcp_flow_state(uint8_t current, uint8_t flags) {
+  if (flags & (kTcpFin | kTcpRst)) return ANYLB_FLOW_TCP_CLOSING;
+  if (flags & kTcpSyn) {
+    // A SYN after the close is a new connection reusing the 4-tuple.
+    return current == ANYLB_FLOW_TCP_CLOSING ? uint8_t{ANYLB_FLOW_TCP_SYN} : current;
+  }
+  // Late ACKs after a FIN do not reopen the flow.
+  return current == ANYLB_FLOW_TCP_CLOSING ? current : uint8_t{ANYLB_FLOW_TCP_ESTABLISHED};
+}
+
+Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
+                Counters& c) {
+  Decision d;
+  PacketView v;
+  const anylb_drop_reason parsed = parse_frame(buf.frame(), v);
+  if (parsed != ANYLB_DROP_NONE) {
+    // Malformed traffic for the node itself is the kernel's business.
+    if (v.l3_ok && st.find_address(v.key.dst, v.family) == nullptr) return pass(d, c);
+    return drop(d, parsed, c);
+  }
+  if (v.family == 0) return pass(d, c);
+  const VipAddressInfo* addr = st.find_address(v.key.dst, v.family);
+  if (addr == nullptr) return pass(d, c);
+
+  switch (v.icmp) {
+    case IcmpKind::EchoRequest:
+      if (v.fragment != FragmentKind::None) return drop(d, ANYLB_DROP_FRAGMENT_UNROUTABLE, c);
+      if (auto r = reply_icmp_echo(buf, v); r != ANYLB_DROP_NONE) return drop(d, r, c);
+      d.verdict = ANYLB_VERDICT_REPLY;
+      d.path = DecisionPath::EchoReply;
+      ++c.replied;
+      return d;
+    case IcmpKind::Error:
+      return route_icmp_error(d, buf, v, st, flows, now_ms, c);
+    case IcmpKind::Other:
+      return drop(d, ANYLB_DROP_ICMP_UNHANDLED, c);
+    case IcmpKind::None:
+      break;
+  }
+  if (v.fragment != FragmentKind::None) return route_fragment(d, buf, v, st, *addr, c);
+
+  const Vip* vip = st.find_vip(v.key.dst, v.family, ntoh16(v.key.dport), v.l4_proto);
+  if (vip == nullptr) return drop(d, ANYLB_DROP_VIP_PORT_UNKNOWN, c);
+  d.vip_id = vip->id;
+  d.flow_hash = flow_hash(v.key, st.hash_seed);
+
+  FlowEntry* e = flows.lookup(v.key, d.flow_hash, now_ms);
+  const Backend* b = nullptr;
+  if (e != nullptr) {
+    b = st.backend(e->backend_id);
+    if (usable_for(b, *vip)) {
+      d.path = DecisionPath::FlowHit;
+    } else {
+      anylb_drop_reason reason = ANYLB_DROP_NONE;
+      b = pick(st, *vip, d.flow_hash, d, reason);
+      if (b == nullptr) return drop(d, reason, c);
+      e->backend_id = b->id;
+      e->vip_id = vip->id;
+      d.path = DecisionPath::Rescheduled;
+      ++c.rescheduled;
+    }
+    if (v.l4_proto == kProtoTcp) e->state = next_tcp_flow_state(e->state, v.tcp_flags);
+  } else {
+    anylb_drop_reason reason = ANYLB_DROP_NONE;
+    b = pick(st, *vip, d.flow_hash, d, reason);
+    if (b == nullptr) return drop(d, reason, c);
+    flows.insert(v.key, d.flow_hash, now_ms, b->id, vip->id,
+                 initial_flow_state(v.l4_proto, v.tcp_flags));
+    d.path = DecisionPath::NewFlow;
+    if (vip->id < c.vip.size()) ++c.vip[vip->id].new_flows;
+  }
+  return forward(d, buf, v, st, *vip, *b, c);
+}
+
+const char* verdict_name(anylb_verdict verdict) {
+  switch (verdict) {
+    case ANYLB_VERDICT_PASS: return "pass";
+    case ANYLB_VERDICT_DROP: return "drop";
+    case ANYLB_VERDICT_TX: return "tx";
+    case ANYLB_VERDICT_REPLY: return "reply";
+  }
+  return "unknown";
+}
+
+const char* decision_path_name(DecisionPath path) {
+  switch (path) {
+    case DecisionPath::None: return "none";
+    case DecisionPath::FlowHit: return "flow-table hit";
+    case DecisionPath::NewFlow: return "new flow (maglev)";
+    case DecisionPath::Rescheduled: return "rescheduled (backend gone)";
+    case DecisionPath::Fragment: return "fragment (maglev on addresses)";
+    case DecisionPath::IcmpError: return "icmp error (follows quoted flow)";
+    case DecisionPath::EchoReply: return "echo reply";
+  }
+  return "unknown";
+}
+
+}  // namespace anylb

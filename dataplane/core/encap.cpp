@@ -1,0 +1,151 @@
+#include "encap.h"
+
+#include <cstring>
+
+#include "checksum.h"
+
+namespace anylb {
+namespace {
+
+constexpr uint8_t kProtoIpip = 4;
+constexpr uint8_t kProtoIpv6 = 41;
+constexpr uint8_t kProtoUdp = 17;
+
+struct Layout {
+  uint8_t* l2;      // new frame start
+  uint8_t* outer;   // outer IP header
+  uint8_t* inner;   // inner IP packet (unchanged bytes)
+  uint32_t l2_len;
+  uint32_t inner_len;
+};
+
+// Checks room and MTU, writes the outer Ethernet header, and moves the buffer
+// to the new frame. The old L2 header is read before anything is written: the
+// new headers overlap it.
+anylb_drop_reason prepare(PacketBuffer& buf, const PacketView& view, uint32_t outer_len,
+                          const EncapParams& params, uint8_t outer_family, Layout& out) {
+  const uint32_t l2_len = view.has_vlan ? 18 : 14;
+  const uint32_t inner_len = view.l3_length;
+  if (outer_len + inner_len > params.mtu) return ANYLB_DROP_TOO_BIG;
+  if (uint64_t{buf.headroom} + view.l3_offset < uint64_t{l2_len} + outer_len) {
+    return ANYLB_DROP_NO_HEADROOM;
+  }
+  uint8_t arrived_on[6];
+  std::memcpy(arrived_on, buf.data, 6);  // the old destination MAC: ours
+  const uint16_t tci = view.vlan_tci;
+
+  uint8_t* inner = buf.data + view.l3_offset;
+  uint8_t* l2 = inner - outer_len - l2_len;
+  std::memcpy(l2, params.gateway_mac.data(), 6);
+  std::memcpy(l2 + 6, arrived_on, 6);
+  const uint16_t ethertype = outer_family == 4 ? 0x0800 : 0x86dd;
+  if (view.has_vlan) {
+    store_be16(l2 + 12, 0x8100);
+    store_be16(l2 + 14, tci);
+    store_be16(l2 + 16, ethertype);
+  } else {
+    store_be16(l2 + 12, ethertype);
+  }
+  buf.headroom = buf.headroom + view.l3_offset - (l2_len + outer_len);
+  buf.data = l2;
+  buf.len = l2_len + outer_len + inner_len;
+  out = {l2, l2 + l2_len, inner, l2_len, inner_len};
+  return ANYLB_DROP_NONE;
+}
+
+void write_ipv4(uint8_t* h, const IpAddress& src, const IpAddress& dst, uint8_t proto,
+                uint16_t total_len, uint8_t tos, bool df) {
+  h[0] = 0x45;
+  h[1] = tos;
+  store_be16(h + 2, total_len);
+  store_be16(h + 4, 0);  // id: unused with DF; with fragmentation allowed, routers number
+  store_be16(h + 6, df ? 0x4000 : 0);
+  h[8] = kOuterTtl;
+  h[9] = proto;
+  store_be16(h + 10, 0);
+  std::memcpy(h + 12, src.bytes.data(), 4);
+  std::memcpy(h + 16, dst.bytes.data(), 4);
+  store_be16(h + 10, csum_finish(csum_add_bytes(0, h, 20)));
+}
+
+void write_ipv6(uint8_t* h, const IpAddress& src, const IpAddress& dst, uint8_t next_header,
+                uint16_t payload_len, uint8_t tclass, uint32_t flow_label) {
+  const uint32_t first = (6u << 28) | (uint32_t{tclass} << 20) | (flow_label & 0xfffff);
+  h[0] = static_cast<uint8_t>(first >> 24);
+  h[1] = static_cast<uint8_t>(first >> 16);
+  h[2] = static_cast<uint8_t>(first >> 8);
+  h[3] = static_cast<uint8_t>(first);
+  store_be16(h + 4, payload_len);
+  h[6] = next_header;
+  h[7] = kOuterTtl;
+  std::memcpy(h + 8, src.bytes.data(), 16);
+  std::memcpy(h + 24, dst.bytes.data(), 16);
+}
+
+bool outer_df(const PacketView& view) { return view.family == 6 || view.dont_fragment; }
+
+}  // namespace
+
+IpAddress encap_source(const EncapParams& params, uint8_t family, uint32_t flow_hash) {
+  const auto& single = family == 4 ? params.source_v4 : params.source_v6;
+  const auto& prefix = family == 4 ? params.source_v4_prefix : params.source_v6_prefix;
+  if (prefix) return prefix->at(flow_hash % prefix->size());
+  if (single) return *single;
+  return {};
+}
+
+anylb_drop_reason encap_ipip(PacketBuffer& buf, const PacketView& view, const IpAddress& backend,
+                             uint32_t flow_hash, const EncapParams& params) {
+  const IpAddress src = encap_source(params, backend.family, flow_hash);
+  if (src.empty()) return ANYLB_DROP_NO_TUNNEL_SOURCE;
+  const uint32_t outer_len = encap_overhead(ANYLB_ENCAP_IPIP, backend.family);
+  Layout l;
+  if (auto r = prepare(buf, view, outer_len, params, backend.family, l); r != ANYLB_DROP_NONE) {
+    return r;
+  }
+  const uint8_t proto = view.family == 4 ? kProtoIpip : kProtoIpv6;
+  if (backend.is_v4()) {
+    write_ipv4(l.outer, src, backend, proto, static_cast<uint16_t>(outer_len + l.inner_len),
+               view.tos, outer_df(view));
+  } else {
+    write_ipv6(l.outer, src, backend, proto, static_cast<uint16_t>(l.inner_len), view.tos,
+               flow_hash);
+  }
+  return ANYLB_DROP_NONE;
+}
+
+anylb_drop_reason encap_gue(PacketBuffer& buf, const PacketView& view, const IpAddress& backend,
+                            uint32_t flow_hash, const EncapParams& params) {
+  const IpAddress src = encap_source(params, backend.family, flow_hash);
+  if (src.empty()) return ANYLB_DROP_NO_TUNNEL_SOURCE;
+  const uint32_t outer_len = encap_overhead(ANYLB_ENCAP_GUE, backend.family);
+  Layout l;
+  if (auto r = prepare(buf, view, outer_len, params, backend.family, l); r != ANYLB_DROP_NONE) {
+    return r;
+  }
+  const uint32_t ip_len = backend.is_v4() ? 20 : 40;
+  uint8_t* udp = l.outer + ip_len;
+  const uint16_t udp_len = static_cast<uint16_t>(8 + l.inner_len);
+  store_be16(udp, static_cast<uint16_t>(kGueSourcePortBase + (flow_hash & 0x3fff)));
+  store_be16(udp + 2, params.gue_port);
+  store_be16(udp + 4, udp_len);
+  store_be16(udp + 6, 0);
+  if (backend.is_v4()) {
+    // A zero UDP checksum is valid over IPv4 (RFC 768) and what fou expects;
+    // the inner packet carries its own checksums end to end.
+    write_ipv4(l.outer, src, backend, kProtoUdp, static_cast<uint16_t>(ip_len + udp_len), view.tos,
+               outer_df(view));
+  } else {
+    // IPv6 requires a UDP checksum (RFC 8200 8.1; the zero-checksum exception
+    // of RFC 6935 needs per-tunnel opt-in on the receiver), so compute it.
+    write_ipv6(l.outer, src, backend, kProtoUdp, udp_len, view.tos, flow_hash);
+    uint32_t sum = csum_pseudo_v6(src.bytes.data(), backend.bytes.data(), kProtoUdp, udp_len);
+    sum = csum_add_bytes(sum, udp, 8);
+    sum = csum_add_bytes(sum, l.inner, l.inner_len);
+    uint16_t check = csum_finish(sum);
+    store_be16(udp + 6, check == 0 ? 0xffff : check);
+  }
+  return ANYLB_DROP_NONE;
+}
+
+}  // namespace anylb

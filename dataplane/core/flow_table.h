@@ -1,0 +1,103 @@
+// The per-core flow table: which backend each live flow was sent to, so that a
+// flow stays on its backend when the Maglev table changes under it.
+//
+// Set-associative: a flow hashes to one bucket of kWays entries. A bucket's
+// signatures and last-seen stamps share one cache line, and the entries sit in
+// a parallel array, so a hit touches two lines and a miss one. When a bucket is
+// full, the least recently seen entry in it is evicted (LRU within the set, as
+// per-CPU LRU maps and hardware caches do it: exact global LRU would cost a
+// list relink, two more cache lines, on every hit). Entries idle longer than
+// their state's timeout count as absent.
+//
+// All memory is allocated by the constructor; nothing after. One writer (the
+// core that owns it); no locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "abi.h"
+
+namespace anylb {
+
+struct FlowTimeoutsMs {
+  uint32_t tcp_syn = 5'000;
+  uint32_t tcp_established = 300'000;
+  uint32_t tcp_closing = 10'000;
+  uint32_t udp = 30'000;
+  uint32_t other = 30'000;
+
+  uint32_t for_state(uint8_t state) const {
+    switch (state) {
+      case ANYLB_FLOW_TCP_SYN: return tcp_syn;
+      case ANYLB_FLOW_TCP_ESTABLISHED: return tcp_established;
+      case ANYLB_FLOW_TCP_CLOSING: return tcp_closing;
+      case ANYLB_FLOW_UDP: return udp;
+      default: return other;
+    }
+  }
+};
+
+struct alignas(64) FlowEntry {
+  anylb_flow_key key;
+  uint32_t backend_id;
+  uint32_t vip_id;
+  uint8_t state;  // anylb_flow_state
+};
+
+struct FlowTableStats {
+  uint64_t hits = 0;
+  uint64_t misses = 0;
+  uint64_t inserts = 0;
+  uint64_t evictions = 0;  // a live entry pushed out by a new flow
+  uint64_t expirations = 0;  // an idle entry found past its timeout
+};
+
+class FlowTable {
+ public:
+  static constexpr int kWays = 8;
+
+  // capacity is rounded up to a power of two >= kWays.
+  FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts);
+
+  uint32_t capacity() const { return (mask_ + 1) * kWays; }
+  const FlowTableStats& stats() const { return stats_; }
+  const FlowTimeoutsMs& timeouts() const { return timeouts_; }
+  void set_timeouts(const FlowTimeoutsMs& t) { timeouts_ = t; }
+
+  // The live entry for key, refreshed to now_ms; nullptr on a miss (absent or
+  // idle past its timeout). The caller may update backend_id/state in place.
+  FlowEntry* lookup(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms);
+
+  // The live entry for key without refreshing it or counting: for packets that
+  // should follow a flow but not keep it alive (ICMP errors about it).
+  const FlowEntry* peek(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms) const;
+
+  // Adds an entry for a key that lookup() just missed; evicts the bucket's
+  // least recently seen entry when it is full. Returns the stored entry.
+  FlowEntry* insert(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms,
+                    uint32_t backend_id, uint32_t vip_id, uint8_t state);
+
+  // Removes every entry (operator "flush"); keeps the memory.
+  void clear();
+  // Number of entries still live at now_ms (walks the whole table: not for the fast path).
+  uint64_t count_live(uint32_t now_ms) const;
+
+ private:
+  struct alignas(64) Bucket {
+    uint32_t sig[kWays];   // 0 = empty
+    uint32_t seen[kWays];  // ms clock of the last packet
+  };
+  static_assert(sizeof(Bucket) == 64);
+
+  static uint32_t signature(uint32_t hash) { return hash == 0 ? 1 : hash; }
+  bool expired(const Bucket& b, int way, uint32_t now_ms) const;
+
+  uint32_t mask_;  // bucket count - 1
+  FlowTimeoutsMs timeouts_;
+  std::unique_ptr<Bucket[]> buckets_;
+  std::unique_ptr<FlowEntry[]> entries_;
+  FlowTableStats stats_;
+};
+
+}  // namespace anylb

@@ -1,0 +1,224 @@
+#include "forwarding_state.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace anylb {
+namespace {
+
+std::string vip_context(const VipSpec& v) {
+  return "vip '" + v.name + "' (" + v.address.to_string() + ":" + std::to_string(v.port) + "/" +
+         (v.protocol == 6 ? "tcp" : v.protocol == 17 ? "udp" : std::to_string(v.protocol)) + ")";
+}
+
+// Hands out the lowest ids not taken, skipping the ones kept from before.
+class IdAllocator {
+ public:
+  explicit IdAllocator(std::set<uint32_t> taken) : taken_(std::move(taken)) {}
+  uint32_t next() {
+    while (taken_.count(cursor_)) ++cursor_;
+    taken_.insert(cursor_);
+    return cursor_++;
+  }
+
+ private:
+  std::set<uint32_t> taken_;
+  uint32_t cursor_ = 0;
+};
+
+int protocol_slot(uint8_t protocol) { return protocol == 6 ? 0 : protocol == 17 ? 1 : -1; }
+
+}  // namespace
+
+const Vip* ForwardingState::find_vip(const uint8_t* dst16, uint8_t family, uint16_t port_host,
+                                     uint8_t protocol) const {
+  if (const uint32_t* id = vip_index.find(make_vip_lookup_key(dst16, family, port_host, protocol))) {
+    return vip(*id);
+  }
+  if (port_host != 0) {
+    if (const uint32_t* id = vip_index.find(make_vip_lookup_key(dst16, family, 0, protocol))) {
+      return vip(*id);
+    }
+  }
+  return nullptr;
+}
+
+const VipAddressInfo* ForwardingState::find_address(const uint8_t* dst16, uint8_t family) const {
+  AddressLookupKey k{};
+  std::memcpy(k.addr, dst16, 16);
+  k.family = family;
+  const uint32_t* i = address_index.find(k);
+  return i && *i < addresses.size() ? &addresses[*i] : nullptr;
+}
+
+const Vip* ForwardingState::find_vip_by_name(std::string_view name) const {
+  for (const auto& v : vips) {
+    if (v.present && v.name == name) return &v;
+  }
+  return nullptr;
+}
+
+Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
+                                               const ForwardingState* previous) {
+  if (spec.vips.size() > kMaxVipIds) {
+    return make_error("state: " + std::to_string(spec.vips.size()) + " VIPs, at most " +
+                      std::to_string(kMaxVipIds) + " supported");
+  }
+  size_t backend_total = 0;
+  std::set<std::tuple<IpAddress, uint16_t, uint8_t>> seen_vips;
+  for (const auto& v : spec.vips) {
+    if (v.address.empty()) return make_error(vip_context(v) + ": no address");
+    if (protocol_slot(v.protocol) < 0) return make_error(vip_context(v) + ": protocol must be tcp or udp");
+    if (!seen_vips.insert({v.address, v.port, v.protocol}).second) {
+      return make_error(vip_context(v) + ": defined twice");
+    }
+    std::set<IpAddress> seen_backends;
+    for (const auto& b : v.backends) {
+      if (!seen_backends.insert(b.address).second) {
+        return make_error(vip_context(v) + ": backend " + b.address.to_string() + ": listed twice");
+      }
+      if (v.address.is_v6() && b.address.is_v4()) {
+        return make_error(vip_context(v) + ": backend " + b.address.to_string() +
+                          ": an IPv6 VIP needs IPv6 backends");
+      }
+      const bool have_source = b.address.is_v4()
+                                   ? (spec.encap.source_v4 || spec.encap.source_v4_prefix)
+                                   : (spec.encap.source_v6 || spec.encap.source_v6_prefix);
+      if (!have_source) {
+        return make_error(vip_context(v) + ": backend " + b.address.to_string() +
+                          ": no tunnel source address for IPv" +
+                          std::to_string(b.address.family) + " outer headers");
+      }
+    }
+    backend_total += v.backends.size();
+  }
+  if (backend_total > kMaxBackendIds) {
+    return make_error("state: " + std::to_string(backend_total) + " backends, at most " +
+                      std::to_string(kMaxBackendIds) + " supported");
+  }
+
+  // Keep ids of whatever survives from the previous state.
+  std::map<std::tuple<IpAddress, uint16_t, uint8_t>, uint32_t> old_vip_ids;
+  std::map<std::pair<uint32_t, IpAddress>, uint32_t> old_backend_ids;
+  if (previous) {
+    for (const auto& v : previous->vips) {
+      if (v.present) old_vip_ids[{v.address, v.port, v.protocol}] = v.id;
+    }
+    for (const auto& b : previous->backends) {
+      if (b.present) old_backend_ids[{b.vip_id, b.address}] = b.id;
+    }
+  }
+  std::vector<uint32_t> vip_ids(spec.vips.size(), ANYLB_INVALID_ID);
+  {
+    std::set<uint32_t> kept;
+    for (size_t i = 0; i < spec.vips.size(); ++i) {
+      const auto& v = spec.vips[i];
+      if (auto it = old_vip_ids.find({v.address, v.port, v.protocol}); it != old_vip_ids.end()) {
+        vip_ids[i] = it->second;
+        kept.insert(it->second);
+      }
+    }
+    IdAllocator alloc(kept);
+    for (auto& id : vip_ids) {
+      if (id == ANYLB_INVALID_ID) id = alloc.next();
+    }
+  }
+  std::vector<std::vector<uint32_t>> backend_ids(spec.vips.size());
+  {
+    std::set<uint32_t> kept;
+    for (size_t i = 0; i < spec.vips.size(); ++i) {
+      for (const auto& b : spec.vips[i].backends) {
+        auto it = old_backend_ids.find({vip_ids[i], b.address});
+        const uint32_t id = it == old_backend_ids.end() ? ANYLB_INVALID_ID : it->second;
+        backend_ids[i].push_back(id);
+        if (id != ANYLB_INVALID_ID) kept.insert(id);
+      }
+    }
+    IdAllocator alloc(kept);
+    for (auto& ids : backend_ids) {
+      for (auto& id : ids) {
+        if (id == ANYLB_INVALID_ID) id = alloc.next();
+      }
+    }
+  }
+
+  ForwardingState st;
+  st.hash_seed = spec.hash_seed;
+  st.encap = spec.encap;
+  uint32_t max_vip_id = 0, max_backend_id = 0;
+  for (auto id : vip_ids) max_vip_id = std::max(max_vip_id, id + 1);
+  for (const auto& ids : backend_ids) {
+    for (auto id : ids) max_backend_id = std::max(max_backend_id, id + 1);
+  }
+  st.vips.resize(max_vip_id);
+  st.backends.resize(max_backend_id);
+
+  static const MaglevTable kNoTable;
+  for (size_t i = 0; i < spec.vips.size(); ++i) {
+    const VipSpec& vs = spec.vips[i];
+    Vip& v = st.vips[vip_ids[i]];
+    v.present = true;
+    v.id = vip_ids[i];
+    v.name = vs.name;
+    v.address = vs.address;
+    v.port = vs.port;
+    v.protocol = vs.protocol;
+    v.encap = vs.encap;
+    std::vector<MaglevBackend> in_table;
+    for (size_t j = 0; j < vs.backends.size(); ++j) {
+      const BackendSpec& bs = vs.backends[j];
+      Backend& b = st.backends[backend_ids[i][j]];
+      b.present = true;
+      b.id = backend_ids[i][j];
+      b.vip_id = v.id;
+      b.address = bs.address;
+      b.weight = bs.weight;
+      b.state = bs.state;
+      v.backend_ids.push_back(b.id);
+      // Draining and down backends take no new flows: they are not in the table.
+      if (bs.state == ANYLB_BACKEND_ACTIVE && bs.weight > 0) {
+        in_table.push_back({b.id, b.address, b.weight});
+      }
+    }
+    const Vip* old = previous ? previous->vip(v.id) : nullptr;
+    auto built = build_maglev(in_table, vs.table_size, old ? old->table : kNoTable);
+    if (!built) return make_error(vip_context(vs) + ": " + built.error().message);
+    v.table = std::move(built->table);
+    v.changed_slots = std::move(built->changed);
+  }
+
+  // Indexes for the fast path.
+  std::vector<std::pair<VipLookupKey, uint32_t>> vip_items;
+  std::map<std::pair<IpAddress, int>, std::vector<uint32_t>> by_address;  // (addr, proto slot)
+  std::map<IpAddress, uint32_t> address_slots;
+  for (const auto& v : st.vips) {
+    if (!v.present) continue;
+    vip_items.push_back({make_vip_lookup_key(v.address.bytes.data(), v.address.family, v.port,
+                                             v.protocol),
+                         v.id});
+    by_address[{v.address, protocol_slot(v.protocol)}].push_back(v.id);
+    address_slots.emplace(v.address, static_cast<uint32_t>(address_slots.size()));
+  }
+  st.addresses.resize(address_slots.size());
+  for (const auto& [key, ids] : by_address) {
+    VipAddressInfo& info = st.addresses[address_slots[key.first]];
+    uint32_t pick = ids.size() == 1 ? ids[0] : VipAddressInfo::kAmbiguous;
+    for (auto id : ids) {
+      if (st.vips[id].port == 0) pick = id;  // the port-less VIP takes every port
+    }
+    info.fragment_vip[key.second] = pick;
+  }
+  std::vector<std::pair<AddressLookupKey, uint32_t>> address_items;
+  for (const auto& [addr, slot] : address_slots) {
+    AddressLookupKey k{};
+    std::memcpy(k.addr, addr.bytes.data(), 16);
+    k.family = addr.family;
+    address_items.push_back({k, slot});
+  }
+  st.vip_index = FlatIndex<VipLookupKey>(vip_items);
+  st.address_index = FlatIndex<AddressLookupKey>(address_items);
+  return st;
+}
+
+}  // namespace anylb
