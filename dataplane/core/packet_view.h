@@ -54,8 +54,9 @@ struct PacketView {
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
   // For IcmpKind::Error: the quoted packet's flow exactly as quoted, i.e. as
-  // the backend sent it (src = VIP, dst = client). has_inner is false when the
-  // quote was too short to read the ports.
+  // the backend sent it (src = VIP, dst = client). Always true for a parsed
+  // error (a quote too short for the ports is ANYLB_DROP_ICMP_INNER_MALFORMED);
+  // ports are zero when the quote is a later fragment or not TCP/UDP.
   bool has_inner = false;
   anylb_flow_key inner_key{};
 };
