@@ -2,6 +2,7 @@
 // validation. Nothing here knows about TOML; config_toml.cpp fills it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -13,6 +14,12 @@
 #include "dataplane/core/result.h"
 
 namespace anylb {
+
+// Limits the dataplanes size their tables by; parse_config enforces them.
+inline constexpr size_t kMaxVips = 4096;
+inline constexpr size_t kMaxBackendsPerVip = 4096;
+inline constexpr uint32_t kMinTableSize = 7;
+inline constexpr uint32_t kMaxTableSize = 16777213;  // the largest prime below 2^24
 
 enum class DataplaneKind { Model, Xdp, Dpdk };
 
@@ -91,6 +98,17 @@ struct Config {
 // which reads "FILE:LINE: vip 'dns': backend 10.1.0.300: not an IP address".
 Result<Config> parse_config(std::string_view toml_text, std::string_view source);
 
+// The checks that span fields, VIPs and the node: duplicate VIPs and backends,
+// backend vs VIP family, tunnel sources for the backends' families,
+// min_healthy vs backend count, limits. parse_config runs it; the control
+// plane can re-run it after changing a config at run time. Replaces
+// config.warnings.
+Result<Config> validate_config(Config config);
+
+// Maglev needs a prime table size (every backend's permutation must visit
+// every slot); true for primes in kMinTableSize..kMaxTableSize.
+bool is_valid_table_size(uint64_t size);
+
 // Reads a file and parses it; an unreadable file is an error naming the path.
 Result<Config> load_config_file(const std::string& path);
 
@@ -101,5 +119,6 @@ const char* protocol_name(uint8_t protocol);
 const char* encap_name(anylb_encap encap);
 const char* backend_state_name(anylb_backend_state state);
 const char* dataplane_name(DataplaneKind kind);
+const char* health_check_kind_name(HealthCheckKind kind);
 
 }  // namespace anylb
