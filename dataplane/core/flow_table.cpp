@@ -19,74 +19,93 @@ void FlowTable::clear() {
   std::memset(static_cast<void*>(buckets_.get()), 0, sizeof(Bucket) * (uint64_t{mask_} + 1));
 }
 
-bool FlowTable::expired(const Bucket& b, int way, uint32_t now_ms) const {
+bool FlowTable::expired(uint32_t bucket, int way, uint32_t now_ms) const {
   // Unsigned difference: correct across the 49-day wrap of the ms clock for any
   // entry seen within the last 2^31 ms.
-  const uint32_t idle = now_ms - b.seen[way];
-  return idle > timeouts_.for_state(entries_[(&b - buckets_.get()) * kWays + way].state);
+  const uint32_t idle = now_ms - buckets_[bucket].seen[way];
+  return idle > timeouts_.for_state(entries_[uint64_t{bucket} * kWays + way].state);
+}
+
+FlowEntry* FlowTable::find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig,
+                              int& way) const {
+  const Bucket& b = buckets_[bucket];
+  for (int w = 0; w < kWays; ++w) {
+    if (b.sig[w] != sig) continue;
+    FlowEntry& e = entries_[uint64_t{bucket} * kWays + w];
+    if (e.key == key) {
+      way = w;
+      return &e;
+    }
+  }
+  return nullptr;
 }
 
 FlowEntry* FlowTable::lookup(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms) {
-  const uint32_t bi = hash & mask_;
-  Bucket& b = buckets_[bi];
   const uint32_t sig = signature(hash);
-  for (int w = 0; w < kWays; ++w) {
-    if (b.sig[w] != sig) continue;
-    FlowEntry& e = entries_[uint64_t{bi} * kWays + w];
-    if (!(e.key == key)) continue;
-    if (expired(b, w, now_ms)) {
-      b.sig[w] = 0;
+  for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
+    int w = 0;
+    FlowEntry* e = find_in(bi, key, sig, w);
+    if (e == nullptr) continue;
+    if (expired(bi, w, now_ms)) {
+      buckets_[bi].sig[w] = 0;
       ++stats_.expirations;
       break;
     }
-    b.seen[w] = now_ms;
+    buckets_[bi].seen[w] = now_ms;
     ++stats_.hits;
-    return &e;
+    return e;
   }
   ++stats_.misses;
   return nullptr;
 }
 
 const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
-                                uint32_t now_ms) const {
-  const uint32_t bi = hash & mask_;
-  const Bucket& b = buckets_[bi];
+                                 uint32_t now_ms) const {
   const uint32_t sig = signature(hash);
-  for (int w = 0; w < kWays; ++w) {
-    if (b.sig[w] != sig) continue;
-    const FlowEntry& e = entries_[uint64_t{bi} * kWays + w];
-    if (e.key == key) return expired(b, w, now_ms) ? nullptr : &e;
+  for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
+    int w = 0;
+    if (const FlowEntry* e = find_in(bi, key, sig, w)) {
+      return expired(bi, w, now_ms) ? nullptr : e;
+    }
   }
   return nullptr;
 }
 
 FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms,
                              uint32_t backend_id, uint32_t vip_id, uint8_t state) {
-  const uint32_t bi = hash & mask_;
-  Bucket& b = buckets_[bi];
-  // Prefer an empty way, then an expired one, then the least recently seen.
-  int victim = -1;
-  int oldest = 0;
-  for (int w = 0; w < kWays; ++w) {
-    if (b.sig[w] == 0) {
-      victim = w;
-      break;
+  // A free or expired way in the first bucket, then in the second; else the
+  // least recently seen entry of both.
+  uint32_t victim_bucket = 0;
+  int victim_way = -1;
+  uint32_t oldest_bucket = first_bucket(hash);
+  int oldest_way = 0;
+  for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
+    Bucket& b = buckets_[bi];
+    for (int w = 0; w < kWays && victim_way < 0; ++w) {
+      if (b.sig[w] == 0) {
+        victim_bucket = bi;
+        victim_way = w;
+      } else if (expired(bi, w, now_ms)) {
+        b.sig[w] = 0;
+        ++stats_.expirations;
+        victim_bucket = bi;
+        victim_way = w;
+      } else if (now_ms - b.seen[w] > now_ms - buckets_[oldest_bucket].seen[oldest_way]) {
+        oldest_bucket = bi;
+        oldest_way = w;
+      }
     }
-    if (expired(b, w, now_ms)) {
-      b.sig[w] = 0;
-      ++stats_.expirations;
-      victim = w;
-      break;
-    }
-    if (now_ms - b.seen[w] > now_ms - b.seen[oldest]) oldest = w;
+    if (victim_way >= 0) break;
   }
-  if (victim < 0) {
-    victim = oldest;
+  if (victim_way < 0) {
+    victim_bucket = oldest_bucket;
+    victim_way = oldest_way;
     ++stats_.evictions;
   }
-  b.sig[victim] = signature(hash);
-  b.seen[victim] = now_ms;
-  FlowEntry& e = entries_[uint64_t{bi} * kWays + victim];
+  Bucket& b = buckets_[victim_bucket];
+  b.sig[victim_way] = signature(hash);
+  b.seen[victim_way] = now_ms;
+  FlowEntry& e = entries_[uint64_t{victim_bucket} * kWays + victim_way];
   e.key = key;
   e.backend_id = backend_id;
   e.vip_id = vip_id;
@@ -99,7 +118,7 @@ uint64_t FlowTable::count_live(uint32_t now_ms) const {
   uint64_t live = 0;
   for (uint64_t bi = 0; bi <= mask_; ++bi) {
     for (int w = 0; w < kWays; ++w) {
-      if (buckets_[bi].sig[w] != 0 && !expired(buckets_[bi], w, now_ms)) ++live;
+      if (buckets_[bi].sig[w] != 0 && !expired(static_cast<uint32_t>(bi), w, now_ms)) ++live;
     }
   }
   return live;

@@ -1,13 +1,17 @@
 // The per-core flow table: which backend each live flow was sent to, so that a
 // flow stays on its backend when the Maglev table changes under it.
 //
-// Set-associative: a flow hashes to one bucket of kWays entries. A bucket's
-// signatures and last-seen stamps share one cache line, and the entries sit in
-// a parallel array, so a hit touches two lines and a miss one. When a bucket is
-// full, the least recently seen entry in it is evicted (LRU within the set, as
-// per-CPU LRU maps and hardware caches do it: exact global LRU would cost a
-// list relink, two more cache lines, on every hit). Entries idle longer than
-// their state's timeout count as absent.
+// Set-associative with two choices: a flow may live in either of two buckets
+// of kWays entries (picked by two functions of its hash), and is inserted into
+// the first with a free way. A bucket's signatures and last-seen stamps share
+// one cache line and the entries sit in a parallel array, so a hit in the first
+// bucket touches two lines. One bucket alone overflows early (at half load a
+// Poisson(4) bucket exceeds 8 ways for ~0.8% of flows); two choices keep
+// evictions negligible until the table is nearly full. When both buckets are
+// full the least recently seen of their 2 x kWays entries is evicted: LRU
+// within the candidate set, as per-CPU LRU maps and caches do it (exact global
+// LRU would cost a list relink, two more cache lines, on every hit). Entries
+// idle longer than their state's timeout count as absent.
 //
 // All memory is allocated by the constructor; nothing after. One writer (the
 // core that owns it); no locks.
@@ -91,7 +95,14 @@ class FlowTable {
   static_assert(sizeof(Bucket) == 64);
 
   static uint32_t signature(uint32_t hash) { return hash == 0 ? 1 : hash; }
-  bool expired(const Bucket& b, int way, uint32_t now_ms) const;
+  uint32_t first_bucket(uint32_t hash) const { return hash & mask_; }
+  // The second choice mixes the high bits, so flows sharing a first bucket
+  // spread over different second ones.
+  uint32_t second_bucket(uint32_t hash) const {
+    return ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask_;
+  }
+  bool expired(uint32_t bucket, int way, uint32_t now_ms) const;
+  FlowEntry* find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig, int& way) const;
 
   uint32_t mask_;  // bucket count - 1
   FlowTimeoutsMs timeouts_;
