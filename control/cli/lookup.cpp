@@ -39,9 +39,11 @@ Result<std::string> explain_lookup(const Config& config, const LookupQuery& q) {
 
   std::string out = fmt::format("flow:     {}\n", to_string(key));
   if (const Vip* vip = state->vip(d.vip_id)) {
+    const std::string addr = vip->address.to_string();
     out += fmt::format("vip:      {} ({}:{}/{}, encap {}, table size {})\n", vip->name,
-                       vip->address.to_string(), vip->port, protocol_name(vip->protocol),
-                       encap_name(vip->encap), vip->table.slots.size());
+                       vip->address.is_v6() ? "[" + addr + "]" : addr, vip->port,
+                       protocol_name(vip->protocol), encap_name(vip->encap),
+                       vip->table.slots.size());
     out += fmt::format("hash:     0x{:08x} (murmur3 of the flow key, seed 0x{:08x})\n", d.flow_hash,
                        state->hash_seed);
   }
@@ -50,7 +52,15 @@ Result<std::string> explain_lookup(const Config& config, const LookupQuery& q) {
     out += fmt::format("backend:  {} (weight {}, {})\n", b->address.to_string(), b->weight,
                        backend_state_name(b->state));
     const IpAddress outer_src = encap_source(state->encap, b->address.family, d.flow_hash);
-    out += fmt::format("outer:    {} -> {}\n", outer_src.to_string(), b->address.to_string());
+    const Vip* vip = state->vip(d.vip_id);
+    if (vip && vip->encap == ANYLB_ENCAP_GUE) {
+      out += fmt::format("outer:    {} -> {}, udp {} -> {} (gue)\n", outer_src.to_string(),
+                         b->address.to_string(), kGueSourcePortBase + (d.flow_hash & 0x3fff),
+                         state->encap.gue_port);
+    } else {
+      out += fmt::format("outer:    {} -> {} (ip-in-ip)\n", outer_src.to_string(),
+                         b->address.to_string());
+    }
   }
   out += fmt::format("decision: {}", verdict_name(d.verdict));
   if (d.verdict == ANYLB_VERDICT_DROP) {

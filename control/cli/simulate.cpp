@@ -196,11 +196,28 @@ Result<std::vector<VipSimulation>> simulate(const Config& config, uint32_t flows
         const Backend* b = after_state->backend(id);
         return b && b->state != ANYLB_BACKEND_DOWN;
       };
+      // Weight a backend had in the table before (0: not in it).
+      auto weight_before = [&](uint32_t id) -> uint32_t {
+        const Backend* b = before_state->backend(id);
+        return b && b->state == ANYLB_BACKEND_ACTIVE ? b->weight : 0;
+      };
+      auto weight_after = [&](uint32_t id) -> uint32_t {
+        const Backend* b = after_state->backend(id);
+        return b && b->state == ANYLB_BACKEND_ACTIVE ? b->weight : 0;
+      };
       for (size_t i = 0; i < flows.size(); ++i) {
         const uint32_t was = before.backend_of[i];
+        const uint32_t now = after_new.backend_of[i];
         if (was == ANYLB_INVALID_ID) continue;
-        if (after_new.backend_of[i] != was) {
-          ++(still_in_table(was) ? sim.moved_needless : sim.moved_required);
+        if (now != was) {
+          if (!still_in_table(was)) {
+            ++sim.moved_required;
+          } else if (weight_after(was) < weight_before(was) ||
+                     (now != ANYLB_INVALID_ID && weight_after(now) > weight_before(now))) {
+            ++sim.moved_rebalanced;
+          } else {
+            ++sim.moved_needless;
+          }
         }
         if (after_sticky.backend_of[i] != was) {
           ++(still_serving(was) ? sim.sticky_moved_needless : sim.sticky_moved_required);
@@ -233,8 +250,10 @@ std::string format_simulation(const std::vector<VipSimulation>& sims, bool chang
       table(s.after, s.flows);
       if (s.dropped_after) out += fmt::format("  dropped: {}\n", s.dropped_after);
       out += fmt::format(
-          "  new connections moved: {:.2f}% (had to move {:.2f}%, moved needlessly {:.2f}%)\n",
-          pct(s.moved_required + s.moved_needless, s.flows), pct(s.moved_required, s.flows),
+          "  new connections moved: {:.2f}% (had to move {:.2f}%, rebalanced {:.2f}%, moved "
+          "needlessly {:.2f}%)\n",
+          pct(s.moved_required + s.moved_rebalanced + s.moved_needless, s.flows),
+          pct(s.moved_required, s.flows), pct(s.moved_rebalanced, s.flows),
           pct(s.moved_needless, s.flows));
       out += fmt::format(
           "  established connections moved (flow table kept): {:.2f}% (had to move {:.2f}%, "

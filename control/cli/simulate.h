@@ -43,8 +43,9 @@ struct VipSimulation {
   std::vector<BackendShare> before;
   std::vector<BackendShare> after;  // empty when there were no changes
   // New connections after the change (Maglev alone, empty flow table):
-  uint64_t moved_required = 0;  // their backend left the table
-  uint64_t moved_needless = 0;  // their backend is still there, yet they moved
+  uint64_t moved_required = 0;    // their backend left the table
+  uint64_t moved_rebalanced = 0;  // to a backend added or weighted up, or off one weighted down
+  uint64_t moved_needless = 0;    // between backends the change did not touch
   // Established connections (the flow table from before the change kept):
   uint64_t sticky_moved_required = 0;
   uint64_t sticky_moved_needless = 0;

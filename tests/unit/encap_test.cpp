@@ -29,8 +29,9 @@ void put_addr(Bytes& b, const IpAddress& a) {
 }
 
 Bytes l2(uint16_t ethertype, std::optional<uint16_t> vlan = std::nullopt) {
-  Bytes b(kGw.begin(), kGw.end());
-  b.insert(b.end(), kNodeMac.begin(), kNodeMac.end());
+  Bytes b;
+  for (uint8_t x : kGw) b.push_back(x);
+  for (uint8_t x : kNodeMac) b.push_back(x);
   if (vlan) {
     put16(b, 0x8100);
     put16(b, *vlan);
