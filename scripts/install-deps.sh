@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages anylb builds and tests with. Idempotent and
+# quick when everything is present: apt runs only for what is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # build
+  g++ meson ninja-build pkg-config python3
+  # libraries (why each: docs/dependencies.md)
+  libtomlplusplus-dev libcli11-dev libfmt-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # sanitizers and libFuzzer
+  clang libclang-rt-14-dev
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing ${missing[*]}; run as root (or install them) first" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+# Retry once: a fresh CI machine's first apt-get update can race its mirrors.
+apt-get update -qq || { sleep 5; apt-get update -qq; }
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"
