@@ -67,7 +67,7 @@ else
 fi
 
 note "fuzzing parse + decide for ${FUZZ_SECONDS}s (libFuzzer, ASan + UBSan)"
-if CC=clang CXX=clang++ configure build-fuzz -Dfuzzing=true -Dtests=false -Dbenchmarks=false \
+if CC=clang CXX=clang++ configure build-fuzz -Dfuzzing=true -Dtests=true -Dbenchmarks=false \
      -Db_lundef=false && ninja -C build-fuzz tests/fuzz/fuzz_decide; then
   scratch=$(mktemp -d)
   trap 'rm -rf "$scratch"' EXIT
