@@ -1,5 +1,7 @@
 #include "decide.h"
 
+#include <algorithm>
+
 #include "encap.h"
 #include "flow_hash.h"
 #include "flow_key.h"
@@ -13,18 +15,16 @@ namespace {
 constexpr uint8_t kProtoTcp = 6;
 constexpr uint8_t kProtoUdp = 17;
 
-Decision pass(Decision d, Counters& c) {
+void pass(Decision& d, Counters& c) {
   d.verdict = ANYLB_VERDICT_PASS;
   ++c.passed;
-  return d;
 }
 
-Decision drop(Decision d, anylb_drop_reason reason, Counters& c) {
+void drop(Decision& d, anylb_drop_reason reason, Counters& c) {
   d.verdict = ANYLB_VERDICT_DROP;
   d.reason = reason;
   ++c.drops[reason];
   if (d.vip_id < c.vip.size()) ++c.vip[d.vip_id].drops;
-  return d;
 }
 
 bool usable_for(const Backend* b, const Vip& vip) {
@@ -51,7 +51,7 @@ const Backend* pick(const ForwardingState& st, const Vip& vip, uint32_t hash, De
   return b;
 }
 
-Decision forward(Decision d, PacketBuffer& buf, const PacketView& v, const ForwardingState& st,
+void forward(Decision& d, PacketBuffer& buf, const PacketView& v, const ForwardingState& st,
                  const Vip& vip, const Backend& b, Counters& c) {
   d.backend_id = b.id;
   const anylb_drop_reason r = encap_packet(vip.encap, buf, v, b.address, d.flow_hash, st.encap);
@@ -66,14 +66,13 @@ Decision forward(Decision d, PacketBuffer& buf, const PacketView& v, const Forwa
     ++c.backend[b.id].packets;
     c.backend[b.id].bytes += v.l3_length;
   }
-  return d;
 }
 
 // ICMP errors about a flow go where the flow goes, so that the backend's stack
 // learns of path MTU drops and unreachable clients. The quoted packet is the
 // backend's reply (VIP -> client); the flow is its reverse. No flow entry is
 // made or refreshed: an error must not keep a flow alive.
-Decision route_icmp_error(Decision d, PacketBuffer& buf, const PacketView& v,
+void route_icmp_error(Decision& d, PacketBuffer& buf, const PacketView& v,
                           const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
                           Counters& c) {
   const anylb_flow_key flow = reverse_flow_key(v.inner_key);
@@ -97,7 +96,7 @@ Decision route_icmp_error(Decision d, PacketBuffer& buf, const PacketView& v,
 // hashed on addresses and protocol alone and sent to the same backend, which
 // reassembles. A flow's fragments may thus reach another backend than its
 // unfragmented packets: acceptable for the datagram protocols that fragment.
-Decision route_fragment(Decision d, PacketBuffer& buf, const PacketView& v,
+void route_fragment(Decision& d, PacketBuffer& buf, const PacketView& v,
                         const ForwardingState& st, const VipAddressInfo& addr, Counters& c) {
   const int proto_slot = v.l4_proto == kProtoTcp ? 0 : v.l4_proto == kProtoUdp ? 1 : -1;
   if (proto_slot < 0) return drop(d, ANYLB_DROP_FRAGMENT_UNROUTABLE, c);
@@ -137,19 +136,44 @@ uint8_t next_tcp_flow_state(uint8_t current, uint8_t flags) {
   return current == ANYLB_FLOW_TCP_CLOSING ? current : uint8_t{ANYLB_FLOW_TCP_ESTABLISHED};
 }
 
-Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
-                Counters& c) {
-  Decision d;
-  PacketView v;
-  const anylb_drop_reason parsed = parse_frame(buf.frame(), v);
-  if (parsed != ANYLB_DROP_NONE) {
-    // Malformed traffic for the node itself is the kernel's business.
-    if (v.l3_ok && st.find_address(v.key.dst, v.family) == nullptr) return pass(d, c);
-    return drop(d, parsed, c);
+namespace {
+
+// What the decision learns before it touches the flow table. decide_burst()
+// prepares a whole burst first, so that the flow-table lines of every packet
+// are in flight before the first one is needed.
+struct PreparedPacket {
+  PacketView view;
+  anylb_drop_reason parsed = ANYLB_DROP_NONE;
+  const VipAddressInfo* addr = nullptr;  // destination is a VIP address
+  const Vip* vip = nullptr;              // set only for the flow-table path
+  uint32_t hash = 0;
+};
+
+void prepare_packet(const PacketBuffer& buf, const ForwardingState& st, PreparedPacket& p) {
+  p.parsed = parse_frame(buf.frame(), p.view);
+  p.addr = p.view.l3_ok ? st.find_address(p.view.key.dst, p.view.family) : nullptr;
+  p.vip = nullptr;
+  const PacketView& v = p.view;
+  if (p.parsed != ANYLB_DROP_NONE || p.addr == nullptr || v.icmp != IcmpKind::None ||
+      v.fragment != FragmentKind::None) {
+    return;
   }
-  if (v.family == 0) return pass(d, c);
-  const VipAddressInfo* addr = st.find_address(v.key.dst, v.family);
-  if (addr == nullptr) return pass(d, c);
+  p.vip = st.find_vip(*p.addr, v.key.dst, v.family, ntoh16(v.key.dport), v.l4_proto);
+  if (p.vip != nullptr) p.hash = flow_hash(v.key, st.hash_seed);
+}
+
+// Fills `d` (default-constructed by the caller) in place: building it in
+// small functions and returning it by value made the compiler copy it through
+// the stack with wide loads of narrow stores, a store-forwarding stall.
+void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingState& st,
+                   FlowTable& flows, uint32_t now_ms, Counters& c, Decision& d) {
+  const PacketView& v = p.view;
+  if (p.parsed != ANYLB_DROP_NONE) {
+    // Malformed traffic for the node itself is the kernel's business.
+    if (v.l3_ok && p.addr == nullptr) return pass(d, c);
+    return drop(d, p.parsed, c);
+  }
+  if (p.addr == nullptr) return pass(d, c);  // not IP, or not to a VIP address
 
   switch (v.icmp) {
     case IcmpKind::EchoRequest:
@@ -158,7 +182,7 @@ Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, 
       d.verdict = ANYLB_VERDICT_REPLY;
       d.path = DecisionPath::EchoReply;
       ++c.replied;
-      return d;
+      return;
     case IcmpKind::Error:
       return route_icmp_error(d, buf, v, st, flows, now_ms, c);
     case IcmpKind::Other:
@@ -166,12 +190,12 @@ Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, 
     case IcmpKind::None:
       break;
   }
-  if (v.fragment != FragmentKind::None) return route_fragment(d, buf, v, st, *addr, c);
+  if (v.fragment != FragmentKind::None) return route_fragment(d, buf, v, st, *p.addr, c);
 
-  const Vip* vip = st.find_vip(v.key.dst, v.family, ntoh16(v.key.dport), v.l4_proto);
+  const Vip* vip = p.vip;
   if (vip == nullptr) return drop(d, ANYLB_DROP_VIP_PORT_UNKNOWN, c);
   d.vip_id = vip->id;
-  d.flow_hash = flow_hash(v.key, st.hash_seed);
+  d.flow_hash = p.hash;
 
   FlowEntry* e = flows.lookup(v.key, d.flow_hash, now_ms);
   const Backend* b = nullptr;
@@ -199,6 +223,39 @@ Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, 
     if (vip->id < c.vip.size()) ++c.vip[vip->id].new_flows;
   }
   return forward(d, buf, v, st, *vip, *b, c);
+}
+
+}  // namespace
+
+Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
+                Counters& c) {
+  PreparedPacket p;
+  prepare_packet(buf, st, p);
+  Decision d;
+  finish_packet(buf, p, st, flows, now_ms, c, d);
+  return d;
+}
+
+void decide_burst(std::span<PacketBuffer> bufs, const ForwardingState& st, FlowTable& flows,
+                  uint32_t now_ms, Counters& c, std::span<Decision> out) {
+  // Three passes over each chunk: parse and hash (prefetching each flow's
+  // first bucket), then read the buckets (prefetching the matching entry),
+  // then decide. The cache misses of a chunk overlap instead of queueing.
+  PreparedPacket prepared[kMaxBurst];
+  for (size_t base = 0; base < bufs.size(); base += kMaxBurst) {
+    const size_t n = std::min(bufs.size() - base, kMaxBurst);
+    for (size_t i = 0; i < n; ++i) {
+      prepare_packet(bufs[base + i], st, prepared[i]);
+      if (prepared[i].vip != nullptr) flows.prefetch_bucket(prepared[i].hash);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      if (prepared[i].vip != nullptr) flows.prefetch_entry(prepared[i].hash);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      out[base + i] = Decision{};
+      finish_packet(bufs[base + i], prepared[i], st, flows, now_ms, c, out[base + i]);
+    }
+  }
 }
 
 const char* verdict_name(anylb_verdict verdict) {

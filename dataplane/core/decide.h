@@ -4,7 +4,9 @@
 // DPDK driver calls this function, the XDP program is tested against it.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "abi.h"
 #include "counters.h"
@@ -39,6 +41,14 @@ struct Decision {
 // place); on PASS it is untouched; on DROP its contents are unspecified.
 Decision decide(PacketBuffer& buf, const ForwardingState& state, FlowTable& flows,
                 uint32_t now_ms, Counters& counters);
+
+// The same decision for a burst of frames (out.size() >= bufs.size()), with
+// the flow-table memory accesses of up to kMaxBurst packets overlapped. The
+// result for each frame equals what decide() gives when called on the frames
+// in order.
+constexpr size_t kMaxBurst = 32;
+void decide_burst(std::span<PacketBuffer> bufs, const ForwardingState& state, FlowTable& flows,
+                  uint32_t now_ms, Counters& counters, std::span<Decision> out);
 
 // Flow-table state after a TCP segment with `flags` on a flow in state `current`.
 uint8_t next_tcp_flow_state(uint8_t current, uint8_t flags);

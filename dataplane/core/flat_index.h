@@ -11,7 +11,6 @@
 #include <utility>
 #include <vector>
 
-#include "flow_hash.h"
 
 namespace anylb {
 
@@ -53,8 +52,16 @@ class FlatIndex {
     uint32_t value = 0;
     bool used = false;
   };
+  // Keys come from the config, not from packets, and a probe stops at the
+  // first empty slot of a half-empty table, so a fast multiplicative mix is
+  // enough here; the flow hash's strength is not needed.
   static uint32_t hash(const Key& key) {
-    return murmur3_32({reinterpret_cast<const uint8_t*>(&key), sizeof(Key)}, 0x9e3779b9u);
+    static_assert(sizeof(Key) % 4 == 0);
+    uint32_t words[sizeof(Key) / 4];
+    std::memcpy(words, &key, sizeof(Key));
+    uint64_t h = 0x9e3779b97f4a7c15ull;
+    for (uint32_t w : words) h = (h ^ w) * 0xff51afd7ed558ccdull;
+    return static_cast<uint32_t>(h >> 32);
   }
 
   std::vector<Slot> slots_;

@@ -10,13 +10,14 @@ FlowTable::FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts) : timeouts_(tim
   uint32_t buckets = 1;
   while (uint64_t{buckets} * kWays < capacity && buckets < (1u << 28)) buckets <<= 1;
   mask_ = buckets - 1;
-  buckets_ = std::make_unique<Bucket[]>(buckets);
-  entries_ = std::make_unique<FlowEntry[]>(uint64_t{buckets} * kWays);
-  clear();
+  bucket_memory_ = allocate_table_memory(sizeof(Bucket) * buckets);
+  entry_memory_ = allocate_table_memory(sizeof(FlowEntry) * uint64_t{buckets} * kWays);
+  buckets_ = static_cast<Bucket*>(bucket_memory_.get());
+  entries_ = static_cast<FlowEntry*>(entry_memory_.get());  // zeroed memory: valid empty entries
 }
 
 void FlowTable::clear() {
-  std::memset(static_cast<void*>(buckets_.get()), 0, sizeof(Bucket) * (uint64_t{mask_} + 1));
+  std::memset(static_cast<void*>(buckets_), 0, sizeof(Bucket) * (uint64_t{mask_} + 1));
 }
 
 bool FlowTable::expired(uint32_t bucket, int way, uint32_t now_ms) const {

@@ -21,6 +21,8 @@
 #include <memory>
 
 #include "abi.h"
+#include "prefetch.h"
+#include "table_memory.h"
 
 namespace anylb {
 
@@ -82,6 +84,22 @@ class FlowTable {
   FlowEntry* insert(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms,
                     uint32_t backend_id, uint32_t vip_id, uint8_t state);
 
+  // Hints for burst processing: start loading the lines a lookup of this hash
+  // will read. prefetch_bucket first; prefetch_entry once that line is likely
+  // in cache (it reads it to find which entry line to load).
+  void prefetch_bucket(uint32_t hash) const { prefetch_line(&buckets_[first_bucket(hash)]); }
+  void prefetch_entry(uint32_t hash) const {
+    const Bucket& b = buckets_[first_bucket(hash)];
+    const uint32_t sig = signature(hash);
+    for (int w = 0; w < kWays; ++w) {
+      if (b.sig[w] == sig) {
+        prefetch_line(&entries_[uint64_t{first_bucket(hash)} * kWays + w]);
+        return;
+      }
+    }
+    prefetch_line(&buckets_[second_bucket(hash)]);
+  }
+
   // Removes every entry (operator "flush"); keeps the memory.
   void clear();
   // Number of entries still live at now_ms (walks the whole table: not for the fast path).
@@ -106,8 +124,10 @@ class FlowTable {
 
   uint32_t mask_;  // bucket count - 1
   FlowTimeoutsMs timeouts_;
-  std::unique_ptr<Bucket[]> buckets_;
-  std::unique_ptr<FlowEntry[]> entries_;
+  TableMemory bucket_memory_;
+  TableMemory entry_memory_;
+  Bucket* buckets_;     // in bucket_memory_
+  FlowEntry* entries_;  // in entry_memory_
   FlowTableStats stats_;
 };
 

@@ -44,11 +44,39 @@ const Vip* ForwardingState::find_vip(const uint8_t* dst16, uint8_t family, uint1
   return nullptr;
 }
 
+const Vip* ForwardingState::find_vip(const VipAddressInfo& addr, const uint8_t* dst16,
+                                     uint8_t family, uint16_t port_host, uint8_t protocol) const {
+  if (addr.overflow) return find_vip(dst16, family, port_host, protocol);
+  uint32_t portless = ANYLB_INVALID_ID;
+  for (int i = 0; i < addr.inline_count; ++i) {
+    const auto& pv = addr.vips[i];
+    if (pv.protocol != protocol) continue;
+    if (pv.port == port_host) return vip(pv.vip_id);
+    if (pv.port == 0) portless = pv.vip_id;
+  }
+  return portless == ANYLB_INVALID_ID ? nullptr : vip(portless);
+}
+
+AddressIndex::AddressIndex(const std::vector<IpAddress>& addresses) {
+  uint32_t size = 8;
+  while (size < addresses.size() * 2) size <<= 1;
+  slots_.assign(size, Slot{});
+  mask_ = size - 1;
+  for (uint32_t value = 0; value < addresses.size(); ++value) {
+    Slot s;
+    std::memcpy(&s.lo, addresses[value].bytes.data(), 8);
+    std::memcpy(&s.hi, addresses[value].bytes.data() + 8, 8);
+    s.family = addresses[value].family;
+    s.value = value;
+    s.used = true;
+    uint32_t i = hash(s.lo, s.hi, s.family) & mask_;
+    while (slots_[i].used) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+}
+
 const VipAddressInfo* ForwardingState::find_address(const uint8_t* dst16, uint8_t family) const {
-  AddressLookupKey k{};
-  std::memcpy(k.addr, dst16, 16);
-  k.family = family;
-  const uint32_t* i = address_index.find(k);
+  const uint32_t* i = address_index.find(dst16, family);
   return i && *i < addresses.size() ? &addresses[*i] : nullptr;
 }
 
@@ -209,15 +237,19 @@ Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
     }
     info.fragment_vip[key.second] = pick;
   }
-  std::vector<std::pair<AddressLookupKey, uint32_t>> address_items;
-  for (const auto& [addr, slot] : address_slots) {
-    AddressLookupKey k{};
-    std::memcpy(k.addr, addr.bytes.data(), 16);
-    k.family = addr.family;
-    address_items.push_back({k, slot});
+  for (const auto& v : st.vips) {
+    if (!v.present) continue;
+    VipAddressInfo& info = st.addresses[address_slots[v.address]];
+    if (info.inline_count < VipAddressInfo::kInlineVips) {
+      info.vips[info.inline_count++] = {v.port, v.protocol, v.id};
+    } else {
+      info.overflow = true;
+    }
   }
+  std::vector<IpAddress> address_list(address_slots.size());
+  for (const auto& [addr, slot] : address_slots) address_list[slot] = addr;
   st.vip_index = FlatIndex<VipLookupKey>(vip_items);
-  st.address_index = FlatIndex<AddressLookupKey>(address_items);
+  st.address_index = AddressIndex(address_list);
   return st;
 }
 

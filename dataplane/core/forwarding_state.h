@@ -92,20 +92,71 @@ struct VipLookupKey {
   uint8_t protocol;
   uint8_t family;
 };
-struct AddressLookupKey {
-  uint8_t addr[16];
-  uint8_t family;
-  uint8_t pad[3];
+// The index every packet consults: is the destination a VIP address? Open
+// addressing over one array, hashed straight from the packet's address bytes
+// (two independent multiplies) without building a key first.
+class AddressIndex {
+ public:
+  AddressIndex() = default;
+  // addresses[i] -> i. Addresses must be unique.
+  explicit AddressIndex(const std::vector<IpAddress>& addresses);
+  const uint32_t* find(const uint8_t* addr16, uint8_t family) const {
+    if (slots_.empty()) return nullptr;
+    // IPv4 reads only its four bytes: the other twelve are zero by the key's
+    // layout, and a load wider than the parser's 4-byte store would stall.
+    uint64_t lo = 0, hi = 0;
+    if (family == 4) {
+      uint32_t v4;
+      std::memcpy(&v4, addr16, 4);
+      lo = v4;
+    } else {
+      std::memcpy(&lo, addr16, 8);
+      std::memcpy(&hi, addr16 + 8, 8);
+    }
+    for (uint32_t i = hash(lo, hi, family) & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (!s.used) return nullptr;
+      if (s.lo == lo && s.hi == hi && s.family == family) return &s.value;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint64_t lo = 0, hi = 0;
+    uint32_t value = 0;
+    uint8_t family = 0;
+    bool used = false;
+  };
+  static uint32_t hash(uint64_t lo, uint64_t hi, uint8_t family) {
+    uint64_t h = (lo * 0x9e3779b97f4a7c15ull) ^ (hi * 0xc2b2ae3d27d4eb4full) ^ family;
+    h ^= h >> 29;
+    return static_cast<uint32_t>((h * 0xbf58476d1ce4e5b9ull) >> 32);
+  }
+  std::vector<Slot> slots_;
+  uint32_t mask_ = 0;
 };
 
-// What the state knows about one VIP address, for packets whose VIP cannot be
-// found by port: fragments (no ports after the first) and ICMP.
+// What the state knows about one VIP address. Every packet to a VIP address
+// costs one address lookup; the VIPs on the address sit inline, so finding
+// the one for a port is a scan of a few entries in the same cache lines.
 struct VipAddressInfo {
+  static constexpr uint32_t kAmbiguous = 0xfffffffeu;
+  static constexpr int kInlineVips = 6;
+
+  struct PortVip {
+    uint16_t port;  // host order; 0: port-less
+    uint8_t protocol;
+    uint32_t vip_id;
+  };
   // Per protocol (index 0: TCP, 1: UDP): the VIP a fragment goes to: the
   // port-less VIP if there is one, else the only VIP on that protocol; else
   // kAmbiguous or ANYLB_INVALID_ID.
   uint32_t fragment_vip[2] = {ANYLB_INVALID_ID, ANYLB_INVALID_ID};
-  static constexpr uint32_t kAmbiguous = 0xfffffffeu;
+  // The address's VIPs when there are at most kInlineVips of them; with more,
+  // `overflow` sends lookups to the state's (address, port, protocol) index.
+  uint8_t inline_count = 0;
+  bool overflow = false;
+  PortVip vips[kInlineVips] = {};
 };
 
 struct ForwardingState {
@@ -115,7 +166,7 @@ struct ForwardingState {
   std::vector<Backend> backends;  // indexed by backend id
   std::vector<VipAddressInfo> addresses;
   FlatIndex<VipLookupKey> vip_index;          // -> VIP id
-  FlatIndex<AddressLookupKey> address_index;  // -> index into `addresses`
+  AddressIndex address_index;                 // -> index into `addresses`
 
   const Vip* vip(uint32_t id) const {
     return id < vips.size() && vips[id].present ? &vips[id] : nullptr;
@@ -126,6 +177,9 @@ struct ForwardingState {
   // The VIP for a client -> VIP flow: exact port first, then the port-less VIP.
   const Vip* find_vip(const uint8_t* dst16, uint8_t family, uint16_t port_host,
                       uint8_t protocol) const;
+  // The same, for an address already looked up (the fast path's way).
+  const Vip* find_vip(const VipAddressInfo& addr, const uint8_t* dst16, uint8_t family,
+                      uint16_t port_host, uint8_t protocol) const;
   const VipAddressInfo* find_address(const uint8_t* dst16, uint8_t family) const;
   const Vip* find_vip_by_name(std::string_view name) const;
 };

@@ -441,3 +441,69 @@ TEST(Decide, MutatedFramesAreHandled) {
 
 }  // namespace
 }  // namespace anylb::test
+
+namespace anylb::test {
+namespace {
+
+// decide_burst must be decide() in order, frame for frame, bytes included.
+TEST(DecideBurst, EqualsOneAtATime) {
+  std::vector<Bytes> frames;
+  std::mt19937 rng(99);
+  for (int i = 0; i < 700; ++i) {
+    const uint16_t port = static_cast<uint16_t>(1000 + rng() % 200);  // repeats: hits
+    switch (rng() % 7) {
+      case 0: frames.push_back(tcp4_frame("198.51.100.7", port, "192.0.2.10", 80, kTcpSyn)); break;
+      case 1: frames.push_back(tcp4_frame("198.51.100.7", port, "192.0.2.10", 80, kTcpAck)); break;
+      case 2: frames.push_back(udp4_frame("198.51.100.8", port, "192.0.2.53", 53)); break;
+      case 3: frames.push_back(tcp6_frame("2001:db8:ffff::1", port, "2001:db8::10", 443, kTcpFin)); break;
+      case 4: frames.push_back(udp4_frame("198.51.100.9", port, "192.0.2.99", 53)); break;
+      case 5:
+        frames.push_back(eth_ipv4(ipv4(ip("198.51.100.7"), ip("192.0.2.10"), kIpProtoIcmp,
+                                       icmp_echo(false, port, 1))));
+        break;
+      default: {
+        Bytes f = tcp4_frame("198.51.100.7", port, "192.0.2.10", 80, kTcpAck);
+        f.resize(14 + 20 + 5);  // malformed
+        frames.push_back(f);
+      }
+    }
+  }
+  Runner one, burst;
+  std::vector<Decision> expected;
+  std::vector<Bytes> expected_out;
+  for (const auto& f : frames) {
+    expected.push_back(one.run(f));
+    expected_out.push_back(one.out);
+  }
+  // Bursts of uneven sizes, including ones larger than kMaxBurst.
+  size_t at = 0;
+  for (size_t size : {1u, 5u, 32u, 33u, 100u, 529u}) {
+    std::vector<std::vector<uint8_t>> storage;
+    std::vector<PacketBuffer> bufs;
+    for (size_t i = at; i < at + size; ++i) {
+      storage.emplace_back(128 + frames[i].size());
+      std::copy(frames[i].begin(), frames[i].end(), storage.back().begin() + 128);
+    }
+    for (size_t i = 0; i < size; ++i) {
+      bufs.push_back({storage[i].data() + 128, static_cast<uint32_t>(frames[at + i].size()), 128});
+    }
+    std::vector<Decision> got(size);
+    decide_burst(bufs, burst.state, burst.flows, burst.now_ms, *burst.counters, got);
+    for (size_t i = 0; i < size; ++i) {
+      const Decision& e = expected[at + i];
+      ASSERT_EQ(got[i].verdict, e.verdict) << "frame " << at + i;
+      ASSERT_EQ(got[i].reason, e.reason) << "frame " << at + i;
+      ASSERT_EQ(got[i].backend_id, e.backend_id) << "frame " << at + i;
+      ASSERT_EQ(got[i].path, e.path) << "frame " << at + i;
+      ASSERT_EQ(Bytes(bufs[i].data, bufs[i].data + bufs[i].len), expected_out[at + i])
+          << "frame " << at + i;
+    }
+    at += size;
+  }
+  ASSERT_EQ(at, frames.size());
+  EXPECT_EQ(one.flows.stats().hits, burst.flows.stats().hits);
+  EXPECT_EQ(one.counters->transmitted, burst.counters->transmitted);
+}
+
+}  // namespace
+}  // namespace anylb::test

@@ -687,7 +687,7 @@ TEST(ParseFrame, ResetsTheViewFirst) {
   v.has_vlan = true;
   v.tcp_flags = 0xff;
   ASSERT_EQ(parse(eth(filled(28), kEthertypeArp), v), ANYLB_DROP_NONE);
-  PacketView fresh;
+  PacketView fresh{};
   fresh.ethertype = kEthertypeArp;
   EXPECT_EQ(std::memcmp(&v.key, &fresh.key, sizeof v.key), 0);
   EXPECT_EQ(std::memcmp(&v.inner_key, &fresh.inner_key, sizeof v.inner_key), 0);
