@@ -8,21 +8,11 @@
 namespace anylb {
 
 uint32_t murmur3_32(std::span<const uint8_t> data, uint32_t seed) {
-  constexpr uint32_t c1 = 0xcc9e2d51u;
-  constexpr uint32_t c2 = 0x1b873593u;
   uint32_t h = seed;
   const size_t blocks = data.size() / 4;
-  for (size_t i = 0; i < blocks; ++i) {
-    const uint8_t* p = data.data() + 4 * i;
-    uint32_t k = uint32_t{p[0]} | (uint32_t{p[1]} << 8) | (uint32_t{p[2]} << 16) |
-                 (uint32_t{p[3]} << 24);
-    k *= c1;
-    k = flow_hash_rotl(k, 15);
-    k *= c2;
-    h ^= k;
-    h = flow_hash_rotl(h, 13);
-    h = h * 5 + 0xe6546b64u;
-  }
+  for (size_t i = 0; i < blocks; ++i) h = flow_hash_round(h, flow_hash_word(data.data() + 4 * i));
+  // The tail goes through the same multiply-rotate as a block, without the
+  // h-side rotate and add (MurmurHash3's definition).
   const uint8_t* tail = data.data() + 4 * blocks;
   uint32_t k = 0;
   switch (data.size() & 3) {
@@ -34,18 +24,12 @@ uint32_t murmur3_32(std::span<const uint8_t> data, uint32_t seed) {
       [[fallthrough]];
     case 1:
       k ^= tail[0];
-      k *= c1;
+      k *= 0xcc9e2d51u;
       k = flow_hash_rotl(k, 15);
-      k *= c2;
+      k *= 0x1b873593u;
       h ^= k;
   }
-  h ^= static_cast<uint32_t>(data.size());
-  h ^= h >> 16;
-  h *= 0x85ebca6bu;
-  h ^= h >> 13;
-  h *= 0xc2b2ae35u;
-  h ^= h >> 16;
-  return h;
+  return flow_hash_finish(h, static_cast<uint32_t>(data.size()));
 }
 
 std::string to_string(const anylb_flow_key& k) {
