@@ -82,4 +82,32 @@ enum anylb_flow_state {
 
 #define ANYLB_INVALID_ID 0xffffffffu
 
+/* Capacities both fast paths size their tables for (ids are indexes). */
+#define ANYLB_MAX_VIPS 4096
+#define ANYLB_MAX_BACKENDS 65536
+
+/* Counters, per core (per CPU in BPF), summed by whoever reads them. */
+struct anylb_vip_stats {
+	__u64 packets;   /* forwarded to a backend */
+	__u64 bytes;     /* inner IP bytes forwarded */
+	__u64 new_flows;
+	__u64 drops;     /* dropped after the VIP was found */
+};
+
+struct anylb_backend_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct anylb_path_stats {
+	__u64 passed;
+	__u64 transmitted;
+	__u64 replied;
+	__u64 rescheduled;        /* flow-table hit whose backend had gone: picked again */
+	__u64 icmp_errors_routed;
+	__u64 fragments_routed;
+	__u64 flow_hits;
+	__u64 flow_misses;
+};
+
 #endif /* ANYLB_ABI_H */

@@ -14,12 +14,14 @@ void Counters::add(const Counters& o) {
     backend[i].bytes += o.backend[i].bytes;
   }
   for (size_t i = 0; i < drops.size(); ++i) drops[i] += o.drops[i];
-  passed += o.passed;
-  transmitted += o.transmitted;
-  replied += o.replied;
-  rescheduled += o.rescheduled;
-  icmp_errors_routed += o.icmp_errors_routed;
-  fragments_routed += o.fragments_routed;
+  path.passed += o.path.passed;
+  path.transmitted += o.path.transmitted;
+  path.replied += o.path.replied;
+  path.rescheduled += o.path.rescheduled;
+  path.icmp_errors_routed += o.path.icmp_errors_routed;
+  path.fragments_routed += o.path.fragments_routed;
+  path.flow_hits += o.path.flow_hits;
+  path.flow_misses += o.path.flow_misses;
 }
 
 const char* drop_reason_name(anylb_drop_reason reason) {

@@ -12,28 +12,16 @@
 
 namespace anylb {
 
-struct VipCounters {
-  uint64_t packets = 0;  // forwarded to a backend
-  uint64_t bytes = 0;    // inner IP bytes forwarded
-  uint64_t new_flows = 0;
-  uint64_t drops = 0;    // dropped after the VIP was found
-};
-
-struct BackendCounters {
-  uint64_t packets = 0;
-  uint64_t bytes = 0;
-};
+// The same structs the BPF program counts in (abi.h), so that both fast
+// paths' counters read and sum the same way.
+using VipCounters = anylb_vip_stats;
+using BackendCounters = anylb_backend_stats;
 
 struct Counters {
   std::vector<VipCounters> vip = std::vector<VipCounters>(kMaxVipIds);
   std::vector<BackendCounters> backend = std::vector<BackendCounters>(kMaxBackendIds);
   std::array<uint64_t, ANYLB_DROP_REASON_COUNT> drops{};
-  uint64_t passed = 0;
-  uint64_t transmitted = 0;
-  uint64_t replied = 0;
-  uint64_t rescheduled = 0;  // flow-table hits whose backend had gone: picked again
-  uint64_t icmp_errors_routed = 0;
-  uint64_t fragments_routed = 0;
+  anylb_path_stats path{};  // passed, transmitted, replied, ... flow_hits, flow_misses
 
   void add(const Counters& other);
 };

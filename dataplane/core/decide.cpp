@@ -17,7 +17,7 @@ constexpr uint8_t kProtoUdp = 17;
 
 void pass(Decision& d, Counters& c) {
   d.verdict = ANYLB_VERDICT_PASS;
-  ++c.passed;
+  ++c.path.passed;
 }
 
 void drop(Decision& d, anylb_drop_reason reason, Counters& c) {
@@ -57,7 +57,7 @@ void forward(Decision& d, PacketBuffer& buf, const PacketView& v, const Forwardi
   const anylb_drop_reason r = encap_packet(vip.encap, buf, v, b.address, d.flow_hash, st.encap);
   if (r != ANYLB_DROP_NONE) return drop(d, r, c);
   d.verdict = ANYLB_VERDICT_TX;
-  ++c.transmitted;
+  ++c.path.transmitted;
   if (vip.id < c.vip.size()) {
     ++c.vip[vip.id].packets;
     c.vip[vip.id].bytes += v.l3_length;
@@ -88,7 +88,7 @@ void route_icmp_error(Decision& d, PacketBuffer& buf, const PacketView& v,
     b = pick(st, *vip, d.flow_hash, d, reason);
     if (b == nullptr) return drop(d, reason, c);
   }
-  ++c.icmp_errors_routed;
+  ++c.path.icmp_errors_routed;
   return forward(d, buf, v, st, *vip, *b, c);
 }
 
@@ -112,7 +112,7 @@ void route_fragment(Decision& d, PacketBuffer& buf, const PacketView& v,
   anylb_drop_reason reason = ANYLB_DROP_NONE;
   const Backend* b = pick(st, *vip, d.flow_hash, d, reason);
   if (b == nullptr) return drop(d, reason, c);
-  ++c.fragments_routed;
+  ++c.path.fragments_routed;
   return forward(d, buf, v, st, *vip, *b, c);
 }
 
@@ -181,7 +181,7 @@ void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingS
       if (auto r = reply_icmp_echo(buf, v); r != ANYLB_DROP_NONE) return drop(d, r, c);
       d.verdict = ANYLB_VERDICT_REPLY;
       d.path = DecisionPath::EchoReply;
-      ++c.replied;
+      ++c.path.replied;
       return;
     case IcmpKind::Error:
       return route_icmp_error(d, buf, v, st, flows, now_ms, c);
@@ -199,6 +199,7 @@ void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingS
 
   FlowEntry* e = flows.lookup(v.key, d.flow_hash, now_ms);
   const Backend* b = nullptr;
+  ++(e != nullptr ? c.path.flow_hits : c.path.flow_misses);
   if (e != nullptr) {
     b = st.backend(e->backend_id);
     if (usable_for(b, *vip)) {
@@ -210,7 +211,7 @@ void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingS
       e->backend_id = b->id;
       e->vip_id = vip->id;
       d.path = DecisionPath::Rescheduled;
-      ++c.rescheduled;
+      ++c.path.rescheduled;
     }
     if (v.l4_proto == kProtoTcp) e->state = next_tcp_flow_state(e->state, v.tcp_flags);
   } else {

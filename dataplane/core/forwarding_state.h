@@ -23,8 +23,8 @@
 
 namespace anylb {
 
-constexpr uint32_t kMaxVipIds = 4096;
-constexpr uint32_t kMaxBackendIds = 65536;  // over all VIPs
+constexpr uint32_t kMaxVipIds = ANYLB_MAX_VIPS;
+constexpr uint32_t kMaxBackendIds = ANYLB_MAX_BACKENDS;  // over all VIPs
 
 // ---- The description a state is built from (control/ fills it from config + health).
 

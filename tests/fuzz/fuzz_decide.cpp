@@ -142,7 +142,7 @@ struct Harness {
 };
 
 uint64_t decisions_counted(const Counters& c) {
-  return c.passed + c.transmitted + c.replied +
+  return c.path.passed + c.path.transmitted + c.path.replied +
          std::accumulate(c.drops.begin(), c.drops.end(), uint64_t{0});
 }
 

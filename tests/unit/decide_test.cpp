@@ -85,7 +85,7 @@ TEST_P(DecideFrames, VerdictReasonAndVip) {
     EXPECT_EQ(r.counters->drops[c.reason], 1u);
   }
   if (c.verdict == ANYLB_VERDICT_PASS) {
-    EXPECT_EQ(r.counters->passed, 1u);
+    EXPECT_EQ(r.counters->path.passed, 1u);
   }
 }
 
@@ -210,7 +210,7 @@ TEST(Decide, DownOrRemovedBackendsFlowsAreRescheduled) {
     EXPECT_EQ(d.verdict, ANYLB_VERDICT_TX);
     EXPECT_EQ(d.path, DecisionPath::Rescheduled) << (remove ? "removed" : "down");
     EXPECT_NE(d.backend_id, gone);
-    EXPECT_EQ(r.counters->rescheduled, 1u);
+    EXPECT_EQ(r.counters->path.rescheduled, 1u);
     // The flow now sticks to its new backend.
     const Decision next = r.run(tcp4_frame("198.51.100.7", port, "192.0.2.10", 80, kTcpAck));
     EXPECT_EQ(next.path, DecisionPath::FlowHit);
@@ -290,7 +290,7 @@ TEST(Decide, EchoRequestToAVipIsAnswered) {
                                  }(),
                                  Ipv4Opts{.ttl = 64});
   EXPECT_EQ(r.out, eth(expected_ip, kEthertypeIpv4, std::nullopt, kClientMac, kNodeMac));
-  EXPECT_EQ(r.counters->replied, 1u);
+  EXPECT_EQ(r.counters->path.replied, 1u);
 }
 
 TEST(Decide, Icmpv6EchoRequestToAVipIsAnswered) {
@@ -331,7 +331,7 @@ TEST(Decide, FragNeededFollowsTheQuotedFlowToItsBackend) {
   EXPECT_EQ(d.path, DecisionPath::IcmpError);
   EXPECT_EQ(d.backend_id, flow.backend_id);
   EXPECT_EQ(d.flow_hash, flow.flow_hash);
-  EXPECT_EQ(r.counters->icmp_errors_routed, 1u);
+  EXPECT_EQ(r.counters->path.icmp_errors_routed, 1u);
   // The whole ICMP packet is what gets tunnelled.
   EXPECT_EQ(Bytes(r.out.begin() + 34, r.out.end()), Bytes(err.begin() + 14, err.end()));
 }
@@ -389,7 +389,7 @@ TEST(Decide, AllFragmentsOfADatagramGoToOneBackend) {
     backends_seen.insert(a.backend_id);
   }
   EXPECT_EQ(r.flows.stats().inserts, 0u);
-  EXPECT_EQ(r.counters->fragments_routed, 400u);
+  EXPECT_EQ(r.counters->path.fragments_routed, 400u);
 }
 
 TEST(Decide, FragmentToAnAddressWithSeveralPortVipsIsUnroutable) {
@@ -502,7 +502,7 @@ TEST(DecideBurst, EqualsOneAtATime) {
   }
   ASSERT_EQ(at, frames.size());
   EXPECT_EQ(one.flows.stats().hits, burst.flows.stats().hits);
-  EXPECT_EQ(one.counters->transmitted, burst.counters->transmitted);
+  EXPECT_EQ(one.counters->path.transmitted, burst.counters->path.transmitted);
 }
 
 }  // namespace
