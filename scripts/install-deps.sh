@@ -10,6 +10,8 @@ PACKAGES=(
   libtomlplusplus-dev libcli11-dev libfmt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # pcap files for replay
+  libpcap-dev
   # sanitizers and libFuzzer
   clang libclang-rt-14-dev
 )

@@ -8,8 +8,14 @@
 #include <vector>
 
 #include "control/cli/lookup.h"
+#include "control/cli/replay.h"
 #include "control/cli/simulate.h"
 #include "control/config/config.h"
+#include "control/tables/state_spec.h"
+#if ANYLB_HAVE_XDP
+#include "control/cli/xdp_control.h"
+#include "xdp/xdp_decider.h"
+#endif
 
 namespace {
 
@@ -57,15 +63,89 @@ int main(int argc, char** argv) {
   lookup->add_option("dst", q.dst, "VIP address")->required();
   lookup->add_option("dport", q.dport, "VIP port")->required();
 
+  auto* replay = app.add_subcommand(
+      "replay", "Run a capture through the model or the BPF program; write what it sends");
+  replay->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  std::string replay_in, replay_out, replay_path = "model";
+  replay->add_option("--in", replay_in, "input pcap (Ethernet)")->required();
+  replay->add_option("--out", replay_out, "output pcap: the frames sent (tx and reply)")->required();
+  replay->add_option("--path", replay_path, "model | xdp")->check(CLI::IsMember({"model", "xdp"}));
+
+  auto* xdp = app.add_subcommand("xdp", "Run the XDP fast path on node.interface");
+  xdp->require_subcommand(1);
+  auto* xdp_apply = xdp->add_subcommand(
+      "apply", "Load (or update) the program and its tables; keeps flows across restarts");
+  xdp_apply->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  bool generic = false;
+  xdp_apply->add_flag("--generic", generic, "attach in generic (skb) mode instead of native");
+  auto* xdp_stop = xdp->add_subcommand("stop", "Detach the program and remove its pinned maps");
+  auto* xdp_stats = xdp->add_subcommand("stats", "Print the program's counters");
+  std::string interface;
+  xdp_stop->add_option("--interface,-i", interface, "interface")->required();
+  xdp_stats->add_option("--interface,-i", interface, "interface")->required();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
+#if ANYLB_HAVE_XDP
+  if (*xdp_stop) {
+    auto ok = anylb::xdp_stop(interface);
+    if (!ok) return fail(ok.error().message);
+    std::printf("detached from %s; maps removed\n", interface.c_str());
+    return 0;
+  }
+  if (*xdp_stats) {
+    auto text = anylb::xdp_stats(interface);
+    if (!text) return fail(text.error().message);
+    std::fputs(text->c_str(), stdout);
+    return 0;
+  }
+#else
+  if (*xdp || (*replay && replay_path == "xdp")) {
+    return fail("built without the XDP fast path (meson option xdp, needs clang, bpftool, libbpf)");
+  }
+#endif
+
   auto cfg = load(config_path);
   if (!cfg) return fail(cfg.error().message);
   print_warnings(*cfg);
+
+  if (*replay) {
+    auto state = anylb::build_state_from_config(*cfg, nullptr);
+    if (!state) return fail(state.error().message);
+    const auto timeouts = anylb::flow_timeouts_from_config(cfg->timeouts);
+    std::unique_ptr<anylb::FrameDecider> decider;
+    if (replay_path == "model") {
+      decider = std::make_unique<anylb::ModelDecider>(*state, cfg->node.flow_table_entries, timeouts);
+    } else {
+#if ANYLB_HAVE_XDP
+      auto x = anylb::XdpDecider::create(*state, cfg->node.flow_table_entries, timeouts);
+      if (!x) return fail(x.error().message);
+      decider = std::move(*x);
+#endif
+    }
+    auto sum = anylb::replay_pcap(*decider, replay_in, replay_out, replay_path == "model", stdout);
+    if (!sum) return fail(sum.error().message);
+    std::printf("%llu frames: %llu tx, %llu reply, %llu pass, %llu drop -> %s\n",
+                static_cast<unsigned long long>(sum->frames), static_cast<unsigned long long>(sum->tx),
+                static_cast<unsigned long long>(sum->reply), static_cast<unsigned long long>(sum->pass),
+                static_cast<unsigned long long>(sum->drop), replay_out.c_str());
+    return 0;
+  }
+#if ANYLB_HAVE_XDP
+  if (*xdp_apply) {
+    auto r = anylb::xdp_apply(*cfg, generic);
+    if (!r) return fail(r.error().message);
+    std::printf("%s %s: %u VIP tables flipped, %llu map writes (%llu Maglev slots) in %.1f ms\n",
+                r->attached_now ? "attached to" : "updated", cfg->node.interface.c_str(),
+                r->publish.vips_flipped, static_cast<unsigned long long>(r->publish.map_writes),
+                static_cast<unsigned long long>(r->publish.slots_written), r->publish_ms);
+    return 0;
+  }
+#endif
 
   if (*validate) {
     std::printf("%s: ok (%zu VIPs)\n", cfg->source.c_str(), cfg->vips.size());

@@ -1,0 +1,110 @@
+#include "control/cli/xdp_control.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "control/tables/state_spec.h"
+#include "dataplane/core/counters.h"
+#include "xdp/node_config.h"
+#include "xdp/xdp_program.h"
+
+namespace anylb {
+
+Result<ApplyReport> xdp_apply(const Config& config, bool generic) {
+  if (config.node.interface.empty()) return make_error("node.interface: required for xdp");
+  auto state = build_state_from_config(config, nullptr);
+  if (!state) return state.error();
+  const std::string pin_dir = default_pin_dir(config.node.interface);
+  const bool was_attached = std::filesystem::exists(pin_dir + "/link");
+  auto program = XdpProgram::load(
+      make_node_config(*state, flow_timeouts_from_config(config.timeouts)),
+      config.node.flow_table_entries, pin_dir);
+  if (!program) return program.error();
+  // Tables first, then the program: a fresh attach never sees empty maps, and
+  // a swap keeps serving from the maps it shares with the new program.
+  auto writer = XdpStateWriter::open((*program)->maps());
+  if (!writer) return writer.error();
+  const auto t0 = std::chrono::steady_clock::now();
+  auto published = writer->publish(*state);
+  if (!published) return published.error();
+  const auto t1 = std::chrono::steady_clock::now();
+  if (auto ok = attach_xdp(**program, config.node.interface, pin_dir, generic); !ok) {
+    return ok.error();
+  }
+  ApplyReport r;
+  r.publish = *published;
+  r.publish_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  r.attached_now = !was_attached;
+  return r;
+}
+
+Result<bool> xdp_stop(const std::string& interface) { return detach_xdp(default_pin_dir(interface)); }
+
+namespace {
+
+template <typename T>
+Result<T> sum_per_cpu(int fd, uint32_t key) {
+  const int ncpu = libbpf_num_possible_cpus();
+  std::vector<T> values(static_cast<size_t>(ncpu > 0 ? ncpu : 1));
+  if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
+    return make_error(std::string("read counters: ") + std::strerror(errno));
+  }
+  T total{};
+  auto* t = reinterpret_cast<uint64_t*>(&total);
+  for (const T& v : values) {
+    const auto* x = reinterpret_cast<const uint64_t*>(&v);
+    for (size_t i = 0; i < sizeof(T) / 8; ++i) t[i] += x[i];
+  }
+  return total;
+}
+
+struct PinnedFd {
+  int fd;
+  ~PinnedFd() {
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+Result<std::string> xdp_stats(const std::string& interface) {
+  const std::string dir = default_pin_dir(interface);
+  PinnedFd path{bpf_obj_get((dir + "/path_stats").c_str())};
+  PinnedFd drops{bpf_obj_get((dir + "/drop_stats").c_str())};
+  PinnedFd vips{bpf_obj_get((dir + "/vip_stats").c_str())};
+  PinnedFd vip_table{bpf_obj_get((dir + "/vips").c_str())};
+  if (path.fd < 0 || drops.fd < 0 || vips.fd < 0 || vip_table.fd < 0) {
+    return make_error("no anylb maps pinned in " + dir + " (is it running on " + interface + "?)");
+  }
+  auto p = sum_per_cpu<anylb_path_stats>(path.fd, 0);
+  if (!p) return p.error();
+  std::string out = fmt::format(
+      "passed {}  transmitted {}  replied {}  rescheduled {}  icmp_errors_routed {}  "
+      "fragments_routed {}  flow_hits {}  flow_misses {}\n",
+      p->passed, p->transmitted, p->replied, p->rescheduled, p->icmp_errors_routed,
+      p->fragments_routed, p->flow_hits, p->flow_misses);
+  for (uint32_t r = 1; r < ANYLB_DROP_REASON_COUNT; ++r) {
+    auto n = sum_per_cpu<uint64_t>(drops.fd, r);
+    if (!n) return n.error();
+    if (*n) out += fmt::format("drop {}: {}\n", drop_reason_name(static_cast<anylb_drop_reason>(r)), *n);
+  }
+  for (uint32_t id = 0; id < ANYLB_MAX_VIPS; ++id) {
+    anylb_vip v{};
+    if (bpf_map_lookup_elem(vip_table.fd, &id, &v) != 0 || !v.present) continue;
+    auto s = sum_per_cpu<anylb_vip_stats>(vips.fd, id);
+    if (!s) return s.error();
+    out += fmt::format("vip {}: packets {} bytes {} new_flows {} drops {} (table {}, half {})\n", id,
+                       s->packets, s->bytes, s->new_flows, s->drops, v.table_size, v.active);
+  }
+  return out;
+}
+
+}  // namespace anylb

@@ -1,0 +1,25 @@
+// What `anylbctl xdp ...` does with an interface: apply a config (load with
+// pinned maps, publish the state, attach or swap the program), read the
+// counters, stop.
+#pragma once
+
+#include <string>
+
+#include "control/config/config.h"
+#include "dataplane/core/result.h"
+#include "xdp/state_writer.h"
+
+namespace anylb {
+
+struct ApplyReport {
+  PublishStats publish;
+  double publish_ms = 0;
+  bool attached_now = false;  // false: a running program was swapped in place
+};
+
+Result<ApplyReport> xdp_apply(const Config& config, bool generic);
+Result<bool> xdp_stop(const std::string& interface);
+// Counters summed over CPUs, as text.
+Result<std::string> xdp_stats(const std::string& interface);
+
+}  // namespace anylb
