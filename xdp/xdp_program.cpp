@@ -21,15 +21,21 @@ namespace {
 
 std::string errno_text(int err) { return std::strerror(err < 0 ? -err : err); }
 
-// Pins need a bpf filesystem; a fresh machine (or a CI container) may not
-// have one mounted at /sys/fs/bpf yet.
+// Pins need a bpf filesystem. The default root is /sys/fs/bpf, mounted here
+// when a fresh machine has not; any other root must already be a bpffs (tests
+// mount one where network-namespace shells still see it).
 Result<bool> ensure_bpffs(const std::string& dir) {
-  const std::string root = "/sys/fs/bpf";
+  std::filesystem::path probe = dir;
+  while (!probe.empty() && !std::filesystem::exists(probe)) probe = probe.parent_path();
   struct statfs fs {};
-  if (statfs(root.c_str(), &fs) == 0 && fs.f_type == BPF_FS_MAGIC) {
-    // mounted
-  } else if (mount("bpf", root.c_str(), "bpf", 0, nullptr) != 0) {
-    return make_error("mount bpffs at " + root + ": " + errno_text(errno));
+  const bool on_bpffs = statfs(probe.c_str(), &fs) == 0 && fs.f_type == BPF_FS_MAGIC;
+  if (!on_bpffs) {
+    if (dir.rfind("/sys/fs/bpf/", 0) != 0) {
+      return make_error("pin directory " + dir + " is not on a bpf filesystem (mount -t bpf bpf DIR)");
+    }
+    if (mount("bpf", "/sys/fs/bpf", "bpf", 0, nullptr) != 0) {
+      return make_error("mount bpffs at /sys/fs/bpf: " + errno_text(errno));
+    }
   }
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -39,7 +45,9 @@ Result<bool> ensure_bpffs(const std::string& dir) {
 
 }  // namespace
 
-std::string default_pin_dir(const std::string& interface) { return "/sys/fs/bpf/anylb/" + interface; }
+std::string pin_dir_for(const std::string& pin_root, const std::string& interface) {
+  return pin_root + "/" + interface;
+}
 
 XdpProgram::XdpProgram(::anylb_bpf* skel) : skel_(skel) {}
 

@@ -73,7 +73,8 @@ Result<bool> attach_xdp(const XdpProgram& program, const std::string& interface,
 // the flows and tables go with them. Only an explicit stop calls this.
 Result<bool> detach_xdp(const std::string& pin_dir);
 
-// /sys/fs/bpf/anylb/<interface>
-std::string default_pin_dir(const std::string& interface);
+constexpr const char* kDefaultPinRoot = "/sys/fs/bpf/anylb";
+// <pin_root>/<interface>: one program's maps and link.
+std::string pin_dir_for(const std::string& pin_root, const std::string& interface);
 
 }  // namespace anylb

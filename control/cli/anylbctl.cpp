@@ -81,6 +81,14 @@ int main(int argc, char** argv) {
   auto* xdp_stop = xdp->add_subcommand("stop", "Detach the program and remove its pinned maps");
   auto* xdp_stats = xdp->add_subcommand("stats", "Print the program's counters");
   std::string interface;
+#if ANYLB_HAVE_XDP
+  std::string pin_root = anylb::kDefaultPinRoot;
+#else
+  std::string pin_root;
+#endif
+  for (auto* cmd : {xdp_apply, xdp_stop, xdp_stats}) {
+    cmd->add_option("--pin-root", pin_root, "bpffs directory for maps and link (default /sys/fs/bpf/anylb)");
+  }
   xdp_stop->add_option("--interface,-i", interface, "interface")->required();
   xdp_stats->add_option("--interface,-i", interface, "interface")->required();
 
@@ -92,13 +100,13 @@ int main(int argc, char** argv) {
 
 #if ANYLB_HAVE_XDP
   if (*xdp_stop) {
-    auto ok = anylb::xdp_stop(interface);
+    auto ok = anylb::xdp_stop(interface, pin_root);
     if (!ok) return fail(ok.error().message);
     std::printf("detached from %s; maps removed\n", interface.c_str());
     return 0;
   }
   if (*xdp_stats) {
-    auto text = anylb::xdp_stats(interface);
+    auto text = anylb::xdp_stats(interface, pin_root);
     if (!text) return fail(text.error().message);
     std::fputs(text->c_str(), stdout);
     return 0;
@@ -137,7 +145,7 @@ int main(int argc, char** argv) {
   }
 #if ANYLB_HAVE_XDP
   if (*xdp_apply) {
-    auto r = anylb::xdp_apply(*cfg, generic);
+    auto r = anylb::xdp_apply(*cfg, generic, pin_root);
     if (!r) return fail(r.error().message);
     std::printf("%s %s: %u VIP tables flipped, %llu map writes (%llu Maglev slots) in %.1f ms\n",
                 r->attached_now ? "attached to" : "updated", cfg->node.interface.c_str(),

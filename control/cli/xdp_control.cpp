@@ -18,11 +18,11 @@
 
 namespace anylb {
 
-Result<ApplyReport> xdp_apply(const Config& config, bool generic) {
+Result<ApplyReport> xdp_apply(const Config& config, bool generic, const std::string& pin_root) {
   if (config.node.interface.empty()) return make_error("node.interface: required for xdp");
   auto state = build_state_from_config(config, nullptr);
   if (!state) return state.error();
-  const std::string pin_dir = default_pin_dir(config.node.interface);
+  const std::string pin_dir = pin_dir_for(pin_root, config.node.interface);
   const bool was_attached = std::filesystem::exists(pin_dir + "/link");
   auto program = XdpProgram::load(
       make_node_config(*state, flow_timeouts_from_config(config.timeouts)),
@@ -46,7 +46,9 @@ Result<ApplyReport> xdp_apply(const Config& config, bool generic) {
   return r;
 }
 
-Result<bool> xdp_stop(const std::string& interface) { return detach_xdp(default_pin_dir(interface)); }
+Result<bool> xdp_stop(const std::string& interface, const std::string& pin_root) {
+  return detach_xdp(pin_dir_for(pin_root, interface));
+}
 
 namespace {
 
@@ -75,8 +77,8 @@ struct PinnedFd {
 
 }  // namespace
 
-Result<std::string> xdp_stats(const std::string& interface) {
-  const std::string dir = default_pin_dir(interface);
+Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root) {
+  const std::string dir = pin_dir_for(pin_root, interface);
   PinnedFd path{bpf_obj_get((dir + "/path_stats").c_str())};
   PinnedFd drops{bpf_obj_get((dir + "/drop_stats").c_str())};
   PinnedFd vips{bpf_obj_get((dir + "/vip_stats").c_str())};

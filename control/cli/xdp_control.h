@@ -17,9 +17,10 @@ struct ApplyReport {
   bool attached_now = false;  // false: a running program was swapped in place
 };
 
-Result<ApplyReport> xdp_apply(const Config& config, bool generic);
-Result<bool> xdp_stop(const std::string& interface);
+// pin_root: where the maps and the link are pinned (kDefaultPinRoot).
+Result<ApplyReport> xdp_apply(const Config& config, bool generic, const std::string& pin_root);
+Result<bool> xdp_stop(const std::string& interface, const std::string& pin_root);
 // Counters summed over CPUs, as text.
-Result<std::string> xdp_stats(const std::string& interface);
+Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root);
 
 }  // namespace anylb
