@@ -822,8 +822,8 @@ static __always_inline __u32 flow_timeout(__u8 state)
 }
 
 /* This CPU's live entry for key, or NULL: absent, idle past its timeout, or
- * the all-zero value a per-CPU map holds on the CPUs that did not insert
- * the key (a real entry is never all zero but for now_ms == 0 exactly). */
+ * the zeroed value a per-CPU map holds on the CPUs that did not insert the
+ * key (live == 0). */
 static __always_inline struct anylb_flow_value *flow_live(const struct anylb_flow_key *key,
 							  __u32 now_ms)
 {
@@ -831,7 +831,7 @@ static __always_inline struct anylb_flow_value *flow_live(const struct anylb_flo
 
 	if (!e)
 		return NULL;
-	if (e->backend_id == 0 && e->vip_id == 0 && e->seen_ms == 0 && e->state == 0)
+	if (!e->live)
 		return NULL;
 	if (now_ms - e->seen_ms > flow_timeout(e->state))
 		return NULL;
@@ -1393,6 +1393,7 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		nv.backend_id = backend_id;
 		nv.vip_id = vip_id;
 		nv.seen_ms = now_ms;
+		nv.live = 1;
 		nv.state = initial_flow_state(v->l4_proto, v->tcp_flags);
 		/* Overwrites an idle entry of this key; this CPU's value only. */
 		bpf_map_update_elem(&flows, &v->key, &nv, BPF_ANY);
