@@ -12,8 +12,10 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # pcap files for replay
   libpcap-dev
-  # sanitizers and libFuzzer
+  # sanitizers and libFuzzer; clang also builds the BPF program
   clang libclang-rt-14-dev
+  # the XDP fast path: libbpf, skeletons; namespaces and tunnels for its tests
+  libbpf-dev bpftool linux-libc-dev iproute2
 )
 
 missing=()
