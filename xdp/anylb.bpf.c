@@ -1433,7 +1433,10 @@ int anylb_xdp(struct xdp_md *ctx)
 	if (!addr)
 		return do_pass(); /* not IP, or not to a VIP address */
 
-	now_ms = (__u32)(bpf_ktime_get_ns() / 1000000);
+	/* The coarse clock (CLOCK_MONOTONIC_COARSE, tick resolution) is plenty
+	 * for idle timeouts in seconds, and reading the precise one was 13% of
+	 * the program's time on a KVM guest. monotonic_ms() reads the same. */
+	now_ms = (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
 	switch (v.icmp) {
 	case ICMPK_ECHO:
 		if (v.frag != FRAG_NONE)

@@ -71,7 +71,7 @@ struct anylb_backend {
 struct anylb_flow_value {
 	__u32 backend_id;
 	__u32 vip_id;
-	__u32 seen_ms; /* bpf_ktime_get_ns() / 1e6, truncated: compared by unsigned difference */
+	__u32 seen_ms; /* bpf_ktime_get_coarse_ns() / 1e6, truncated: compared by unsigned difference */
 	__u8 state;    /* enum anylb_flow_state */
 	__u8 live;     /* 1 once inserted: a per-CPU map holds zeroed values on other CPUs */
 	__u8 pad[2];

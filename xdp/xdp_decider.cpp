@@ -51,7 +51,7 @@ static Result<T> per_cpu_value(int fd, uint32_t key, int cpu) {
 }
 
 Result<FrameResult> XdpDecider::decide(std::span<const uint8_t> frame, uint32_t /*now_ms*/) {
-  // The program reads its own clock (bpf_ktime_get_ns); now_ms is the model's.
+  // The program reads its own clock (bpf_ktime_get_coarse_ns); now_ms is the model's.
   if (frame.size() < 14) {
     // BPF_PROG_TEST_RUN refuses frames shorter than an Ethernet header, and
     // no driver hands one to XDP: on the wire such a runt is dropped before

@@ -24,7 +24,7 @@ Result<FrameResult> ModelDecider::decide(std::span<const uint8_t> frame, uint32_
 
 uint32_t monotonic_ms() {
   timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return static_cast<uint32_t>((uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec)) /
                                1000000ull);
 }

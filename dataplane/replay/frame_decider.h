@@ -52,8 +52,9 @@ class ModelDecider : public FrameDecider {
   std::unique_ptr<Counters> counters_;
 };
 
-// Where the decision's clock comes from when replaying: bpf_ktime_get_ns()
-// is CLOCK_MONOTONIC, so the model reads the same clock to agree with XDP.
+// Where the decision's clock comes from when replaying: the BPF program reads
+// bpf_ktime_get_coarse_ns(), which is CLOCK_MONOTONIC_COARSE, so the model
+// reads the same clock to agree with it.
 uint32_t monotonic_ms();
 
 // The backend address an encapsulated frame is sent to (its outer
