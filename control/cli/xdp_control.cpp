@@ -59,12 +59,18 @@ Result<T> sum_per_cpu(int fd, uint32_t key) {
   if (bpf_map_lookup_elem(fd, &key, values.data()) != 0) {
     return make_error(std::string("read counters: ") + std::strerror(errno));
   }
-  T total{};
-  auto* t = reinterpret_cast<uint64_t*>(&total);
+  // Every counter struct is a run of 64-bit fields: sum them as such, copying
+  // through memcpy (adding through a cast pointer broke strict aliasing, and
+  // -O3 returned zeros).
+  static_assert(sizeof(T) % 8 == 0);
+  uint64_t sum[sizeof(T) / 8] = {};
   for (const T& v : values) {
-    const auto* x = reinterpret_cast<const uint64_t*>(&v);
-    for (size_t i = 0; i < sizeof(T) / 8; ++i) t[i] += x[i];
+    uint64_t x[sizeof(T) / 8];
+    std::memcpy(x, &v, sizeof(T));
+    for (size_t i = 0; i < sizeof(T) / 8; ++i) sum[i] += x[i];
   }
+  T total;
+  std::memcpy(&total, sum, sizeof(T));
   return total;
 }
 
