@@ -126,7 +126,11 @@ Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
                       std::to_string(kMaxBackendIds) + " supported");
   }
 
-  // Keep ids of whatever survives from the previous state.
+  // Keep ids of whatever survives from the previous state. An id the previous
+  // state used for something that is now gone is not handed out again in this
+  // build: a fast path that publishes piecewise (the XDP maps) would otherwise
+  // let the new owner's entry be seen through the old owner's table or index
+  // for a moment. It becomes free again one build later.
   std::map<std::tuple<IpAddress, uint16_t, uint8_t>, uint32_t> old_vip_ids;
   std::map<std::pair<uint32_t, IpAddress>, uint32_t> old_backend_ids;
   if (previous) {
@@ -147,7 +151,13 @@ Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
         kept.insert(it->second);
       }
     }
-    IdAllocator alloc(kept);
+    std::set<uint32_t> taken = kept;
+    if (previous) {
+      for (const auto& v : previous->vips) {
+        if (v.present) taken.insert(v.id);
+      }
+    }
+    IdAllocator alloc(taken);
     for (auto& id : vip_ids) {
       if (id == ANYLB_INVALID_ID) id = alloc.next();
     }
@@ -163,10 +173,34 @@ Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
         if (id != ANYLB_INVALID_ID) kept.insert(id);
       }
     }
-    IdAllocator alloc(kept);
+    std::set<uint32_t> taken = kept;
+    if (previous) {
+      for (const auto& b : previous->backends) {
+        if (b.present) taken.insert(b.id);
+      }
+    }
+    IdAllocator alloc(taken);
     for (auto& ids : backend_ids) {
       for (auto& id : ids) {
         if (id == ANYLB_INVALID_ID) id = alloc.next();
+      }
+    }
+  }
+
+  // Ids index fixed-size arrays in both fast paths. Near the limits, holding
+  // back the ids freed by this build can run past them: refuse rather than
+  // publish an id no counter or map slot exists for.
+  for (auto id : vip_ids) {
+    if (id >= kMaxVipIds) {
+      return make_error("state: VIP ids exhausted (" + std::to_string(kMaxVipIds) +
+                        "); apply the removals first, then the additions");
+    }
+  }
+  for (const auto& ids : backend_ids) {
+    for (auto id : ids) {
+      if (id >= kMaxBackendIds) {
+        return make_error("state: backend ids exhausted (" + std::to_string(kMaxBackendIds) +
+                          "); apply the removals first, then the additions");
       }
     }
   }
