@@ -1255,6 +1255,18 @@ struct route {
 	__u32 hash;
 };
 
+/* Every routing path ends the same way: the chosen VIP and backend. */
+static __always_inline int routed(struct route *rt, struct anylb_vip *vip, struct anylb_backend *b,
+				  __u32 vip_id, __u32 backend_id, __u32 hash)
+{
+	rt->vip = vip;
+	rt->b = b;
+	rt->vip_id = vip_id;
+	rt->backend_id = backend_id;
+	rt->hash = hash;
+	return ROUTED;
+}
+
 /* route_icmp_error(): to the backend of the flow the error quotes. No flow
  * entry is made or refreshed. */
 static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct route *rt)
@@ -1301,12 +1313,7 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 	ps = path();
 	if (ps)
 		ps->icmp_errors_routed++;
-	rt->vip = vip;
-	rt->b = b;
-	rt->vip_id = vip_id;
-	rt->backend_id = backend_id;
-	rt->hash = hash;
-	return ROUTED;
+	return routed(rt, vip, b, vip_id, backend_id, hash);
 }
 
 /* route_fragment(): Maglev on addresses and protocol, no flow entry. */
@@ -1337,12 +1344,7 @@ static __always_inline int route_fragment(struct view *v, const struct anylb_add
 	ps = path();
 	if (ps)
 		ps->fragments_routed++;
-	rt->vip = vip;
-	rt->b = b;
-	rt->vip_id = vip_id;
-	rt->backend_id = backend_id;
-	rt->hash = hash;
-	return ROUTED;
+	return routed(rt, vip, b, vip_id, backend_id, hash);
 }
 
 /* The flow-table path: VIP by port, flow table, Maglev on a miss. */
@@ -1401,12 +1403,7 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		if (vs)
 			vs->new_flows++;
 	}
-	rt->vip = vip;
-	rt->b = b;
-	rt->vip_id = vip_id;
-	rt->backend_id = backend_id;
-	rt->hash = hash;
-	return ROUTED;
+	return routed(rt, vip, b, vip_id, backend_id, hash);
 }
 
 /* prepare_packet() + finish_packet(). */

@@ -76,7 +76,10 @@ void route_icmp_error(Decision& d, PacketBuffer& buf, const PacketView& v,
                           const ForwardingState& st, FlowTable& flows, uint32_t now_ms,
                           Counters& c) {
   const anylb_flow_key flow = reverse_flow_key(v.inner_key);
-  const Vip* vip = st.find_vip(flow.dst, flow.family, ntoh16(flow.dport), flow.proto);
+  // The same address-then-port walk as a packet's own VIP lookup.
+  const VipAddressInfo* addr = st.find_address(flow.dst, flow.family);
+  const Vip* vip =
+      addr ? st.find_vip(*addr, flow.dst, flow.family, ntoh16(flow.dport), flow.proto) : nullptr;
   if (vip == nullptr) return drop(d, ANYLB_DROP_ICMP_UNHANDLED, c);
   d.vip_id = vip->id;
   d.path = DecisionPath::IcmpError;

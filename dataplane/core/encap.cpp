@@ -101,15 +101,29 @@ IpAddress encap_source(const EncapParams& params, uint8_t family, uint32_t flow_
   return {};
 }
 
+namespace {
+
+// What both encapsulations do first: pick the outer source, then check room
+// and MTU and lay down the outer Ethernet header.
+anylb_drop_reason start_encap(anylb_encap kind, PacketBuffer& buf, const PacketView& view,
+                              const IpAddress& backend, uint32_t flow_hash,
+                              const EncapParams& params, IpAddress& src, Layout& l) {
+  src = encap_source(params, backend.family, flow_hash);
+  if (src.empty()) return ANYLB_DROP_NO_TUNNEL_SOURCE;
+  return prepare(buf, view, encap_overhead(kind, backend.family), params, backend.family, l);
+}
+
+}  // namespace
+
 anylb_drop_reason encap_ipip(PacketBuffer& buf, const PacketView& view, const IpAddress& backend,
                              uint32_t flow_hash, const EncapParams& params) {
-  const IpAddress src = encap_source(params, backend.family, flow_hash);
-  if (src.empty()) return ANYLB_DROP_NO_TUNNEL_SOURCE;
-  const uint32_t outer_len = encap_overhead(ANYLB_ENCAP_IPIP, backend.family);
+  IpAddress src;
   Layout l;
-  if (auto r = prepare(buf, view, outer_len, params, backend.family, l); r != ANYLB_DROP_NONE) {
+  if (auto r = start_encap(ANYLB_ENCAP_IPIP, buf, view, backend, flow_hash, params, src, l);
+      r != ANYLB_DROP_NONE) {
     return r;
   }
+  const uint32_t outer_len = encap_overhead(ANYLB_ENCAP_IPIP, backend.family);
   const uint8_t proto = view.family == 4 ? kProtoIpip : kProtoIpv6;
   if (backend.is_v4()) {
     write_ipv4(l.outer, src, backend, proto, static_cast<uint16_t>(outer_len + l.inner_len),
@@ -123,11 +137,10 @@ anylb_drop_reason encap_ipip(PacketBuffer& buf, const PacketView& view, const Ip
 
 anylb_drop_reason encap_gue(PacketBuffer& buf, const PacketView& view, const IpAddress& backend,
                             uint32_t flow_hash, const EncapParams& params) {
-  const IpAddress src = encap_source(params, backend.family, flow_hash);
-  if (src.empty()) return ANYLB_DROP_NO_TUNNEL_SOURCE;
-  const uint32_t outer_len = encap_overhead(ANYLB_ENCAP_GUE, backend.family);
+  IpAddress src;
   Layout l;
-  if (auto r = prepare(buf, view, outer_len, params, backend.family, l); r != ANYLB_DROP_NONE) {
+  if (auto r = start_encap(ANYLB_ENCAP_GUE, buf, view, backend, flow_hash, params, src, l);
+      r != ANYLB_DROP_NONE) {
     return r;
   }
   const uint32_t ip_len = backend.is_v4() ? 20 : 40;
