@@ -10,7 +10,7 @@
  *   find_address/find_vip  forwarding_state.cpp (maps: addresses, vip_index, vips)
  *   flow_hash()            flow_hash.h
  *   maglev_pick()          decide.cpp pick()    (maps: maglev, backends)
- *   flow_lookup/peek/...   flow_table.cpp       (map: flows, LRU per CPU)
+ *   flow_find/insert/...   flow_table.cpp       (maps: flow_buckets, flow_entries, per CPU)
  *   echo_reply()           icmp_echo.cpp
  *   encap()                encap.cpp
  *   anylb_xdp()            decide.cpp prepare_packet() + finish_packet()
@@ -86,12 +86,30 @@ struct {
 	__type(value, struct anylb_backend);
 } backends SEC(".maps");
 
+/* The flow table, one per CPU side by side: CPU c owns buckets
+ * [c * B, (c + 1) * B) and their entries, B = flow_bucket_mask + 1. The loader
+ * sizes both maps. ARRAY lookups are inlined by the verifier: a hit costs no
+ * call, no lock and no hash of the key beyond the flow hash already taken. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, 1 << 20);
-	__type(key, struct anylb_flow_key);
-	__type(value, struct anylb_flow_value);
-} flows SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct anylb_flow_bucket);
+} flow_buckets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct anylb_flow_entry);
+} flow_entries SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct anylb_clock);
+} clock SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -553,8 +571,10 @@ static __always_inline int parse_l4(struct xdp_md *ctx, void *data, void *data_e
 	}
 }
 
-/* parse_frame(). v must be zeroed. A global function, checked once. */
-__noinline int anylb_parse(struct xdp_md *ctx, struct view *v)
+/* parse_frame(). v must be zeroed. Inlined: a call to a global function
+ * costs a register save, a stack hand-off of the view and a return through
+ * the return thunk, which was ~10% of an established packet. */
+static __always_inline int parse_frame(struct xdp_md *ctx, struct view *v)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -821,21 +841,149 @@ static __always_inline __u32 flow_timeout(__u8 state)
 	}
 }
 
-/* This CPU's live entry for key, or NULL: absent, idle past its timeout, or
- * the zeroed value a per-CPU map holds on the CPUs that did not insert the
- * key (live == 0). */
-static __always_inline struct anylb_flow_value *flow_live(const struct anylb_flow_key *key,
-							  __u32 now_ms)
-{
-	struct anylb_flow_value *e = bpf_map_lookup_elem(&flows, key);
+/* A way of a bucket, once found or chosen. */
+struct flow_ref {
+	struct anylb_flow_bucket *bucket;
+	struct anylb_flow_entry *entry;
+	__u32 way; /* < ANYLB_FLOW_WAYS */
+};
 
+/* FlowTable::expired(): the signed difference, as the core reads it. */
+static __always_inline int flow_expired(__u32 deadline, __u32 now_ms)
+{
+	return (__s32)(now_ms - deadline) > 0;
+}
+
+/* This CPU's bucket `which` (0: first, 1: second) of a hash, as an index
+ * into flow_buckets. */
+static __always_inline __u32 flow_bucket_index(__u32 hash, int which)
+{
+	__u32 mask = node_config.flow_bucket_mask;
+	__u32 b = which ? ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask : hash & mask;
+
+	return bpf_get_smp_processor_id() * (mask + 1) + b;
+}
+
+static __always_inline int flow_key_equal(const struct anylb_flow_key *a,
+					  const struct anylb_flow_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
+		(x[4] ^ y[4])) == 0;
+}
+
+/* FlowTable::find_in() over the first bucket, then the second: 1 with *ref
+ * set when the key is there (live or not). */
+static __always_inline int flow_find(const struct anylb_flow_key *key, __u32 hash,
+				     struct flow_ref *ref)
+{
+	__u32 sig = hash ? hash : 1;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		__u32 bi = flow_bucket_index(hash, i);
+		struct anylb_flow_bucket *b = bpf_map_lookup_elem(&flow_buckets, &bi);
+
+		if (!b)
+			return 0;
+#pragma unroll
+		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
+			__u32 ei = bi * ANYLB_FLOW_WAYS + w;
+			struct anylb_flow_entry *e;
+
+			if (b->sig[w] != sig)
+				continue;
+			e = bpf_map_lookup_elem(&flow_entries, &ei);
+			if (!e)
+				return 0;
+			if (!flow_key_equal(&e->key, key))
+				continue;
+			ref->bucket = b;
+			ref->entry = e;
+			ref->way = w;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* FlowTable::insert(): a free or expired way of the first bucket, then of the
+ * second; else the entry of both closest to its deadline. */
+static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 hash,
+					__u32 now_ms, __u32 backend_id, __u32 vip_id, __u8 state)
+{
+	struct anylb_flow_bucket *victim = NULL, *oldest = NULL;
+	struct anylb_flow_entry *e;
+	__u32 victim_bi = 0, victim_way = 0, oldest_bi = 0, oldest_way = 0;
+	__s32 oldest_left = 0;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		__u32 bi = flow_bucket_index(hash, i);
+		struct anylb_flow_bucket *b;
+
+		if (victim)
+			break;
+		b = bpf_map_lookup_elem(&flow_buckets, &bi);
+		if (!b)
+			return;
+#pragma unroll
+		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
+			__s32 left = (__s32)(b->deadline[w] - now_ms);
+
+			if (victim)
+				break;
+			if (b->sig[w] == 0 || flow_expired(b->deadline[w], now_ms)) {
+				b->sig[w] = 0;
+				victim = b;
+				victim_bi = bi;
+				victim_way = w;
+			} else if (!oldest || left < oldest_left) {
+				oldest = b;
+				oldest_bi = bi;
+				oldest_way = w;
+				oldest_left = left;
+			}
+		}
+	}
+	if (!victim) {
+		victim = oldest;
+		victim_bi = oldest_bi;
+		victim_way = oldest_way;
+	}
+	if (!victim)
+		return;
+	victim_way &= ANYLB_FLOW_WAYS - 1;
+	victim_bi = victim_bi * ANYLB_FLOW_WAYS + victim_way;
+	e = bpf_map_lookup_elem(&flow_entries, &victim_bi);
 	if (!e)
-		return NULL;
-	if (!e->live)
-		return NULL;
-	if (now_ms - e->seen_ms > flow_timeout(e->state))
-		return NULL;
-	return e;
+		return;
+	victim->sig[victim_way] = hash ? hash : 1;
+	victim->deadline[victim_way] = now_ms + flow_timeout(state);
+	__builtin_memcpy(&e->key, key, sizeof(e->key));
+	e->backend_id = backend_id;
+	e->vip_id = vip_id;
+	e->state = state;
+}
+
+/* The ms clock of the core's monotonic_ms(): CLOCK_MONOTONIC_COARSE, which
+ * moves only on a tick. The tick counter is one inlined load, the clock a
+ * helper call; so the clock is read once per tick per CPU and cached. (A read
+ * that races the tick can keep the previous tick's value for one tick.) */
+static __always_inline __u32 clock_ms(void)
+{
+	__u32 zero = 0;
+	struct anylb_clock *c = bpf_map_lookup_elem(&clock, &zero);
+	__u64 j = bpf_jiffies64();
+
+	if (!c)
+		return (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
+	if (c->jiffies != j || c->ms == 0) {
+		c->ms = (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
+		c->jiffies = j;
+	}
+	return c->ms;
 }
 
 static __always_inline __u8 initial_flow_state(__u8 protocol, __u8 flags)
@@ -1074,9 +1222,9 @@ __noinline int anylb_csum_packet(struct xdp_md *ctx, __u32 off, __u32 n)
 
 /* encap_ipip() / encap_gue(): same checks in the same order (source, MTU,
  * headroom), the same outer bytes, the frame trimmed to l2 + outer + inner.
- * A global function, checked once. */
-__noinline int anylb_encap(struct xdp_md *ctx, const struct view *v, const struct anylb_backend *b,
-			   __u32 hash, __u32 kind)
+ * Inlined, like parse_frame(). */
+static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
+				 const struct anylb_backend *b, __u32 hash, __u32 kind)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
@@ -1222,7 +1370,7 @@ static __always_inline int forward(struct xdp_md *ctx, const struct view *v,
 	struct anylb_backend_stats *bs;
 	__u32 reason;
 
-	reason = anylb_encap(ctx, v, b, hash, vip->encap);
+	reason = encap(ctx, v, b, hash, vip->encap);
 	if (reason != ANYLB_DROP_NONE)
 		return do_drop(reason, vip_id);
 	ps = path();
@@ -1273,7 +1421,7 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 {
 	struct anylb_flow_key *flow = &v->key;
 	struct anylb_addr_info *addr;
-	struct anylb_flow_value *e;
+	struct flow_ref ref = {};
 	struct anylb_backend *b = NULL;
 	struct anylb_path_stats *ps;
 	struct anylb_vip *vip = NULL;
@@ -1300,9 +1448,10 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 	if (!vip)
 		return do_drop(ANYLB_DROP_ICMP_UNHANDLED, ANYLB_INVALID_ID);
 	hash = flow_hash(flow, node_config.hash_seed);
-	e = flow_live(flow, now_ms); /* peek: no refresh, not counted */
-	if (e) {
-		backend_id = e->backend_id;
+	/* FlowTable::peek(): no refresh, not counted. */
+	if (flow_find(flow, hash, &ref) && ref.entry && ref.bucket &&
+	    !flow_expired(ref.bucket->deadline[ref.way & (ANYLB_FLOW_WAYS - 1)], now_ms)) {
+		backend_id = ref.entry->backend_id;
 		b = backend_get(backend_id);
 	}
 	if (!usable_for(b, vip_id)) {
@@ -1352,11 +1501,12 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 				      __u32 now_ms, struct route *rt)
 {
 	struct anylb_path_stats *ps;
-	struct anylb_flow_value *e;
+	struct anylb_flow_entry *e = NULL;
+	struct flow_ref ref = {};
 	struct anylb_backend *b = NULL;
 	struct anylb_vip *vip;
 	__u32 vip_id = ANYLB_INVALID_ID, backend_id = ANYLB_INVALID_ID;
-	__u32 hash, reason = ANYLB_DROP_NONE;
+	__u32 hash, way, reason = ANYLB_DROP_NONE;
 
 	vip = find_vip(addr, v->key.dst, v->family, bpf_ntohs(v->key.dport), v->l4_proto,
 		       &vip_id);
@@ -1364,10 +1514,18 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		return do_drop(ANYLB_DROP_VIP_PORT_UNKNOWN, ANYLB_INVALID_ID);
 	hash = flow_hash(&v->key, node_config.hash_seed);
 
-	e = flow_live(&v->key, now_ms);
+	/* FlowTable::lookup(): an expired entry is freed and reads as a miss. */
+	if (flow_find(&v->key, hash, &ref) && ref.bucket && ref.entry) {
+		way = ref.way & (ANYLB_FLOW_WAYS - 1);
+		if (flow_expired(ref.bucket->deadline[way], now_ms))
+			ref.bucket->sig[way] = 0;
+		else
+			e = ref.entry;
+	}
 	ps = path();
-	if (e) {
-		e->seen_ms = now_ms; /* FlowTable::lookup refreshes on a hit */
+	if (e && ref.bucket) {
+		__u8 state = e->state;
+
 		if (ps)
 			ps->flow_hits++;
 		backend_id = e->backend_id;
@@ -1381,10 +1539,13 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 			if (ps)
 				ps->rescheduled++;
 		}
-		if (v->l4_proto == PROTO_TCP)
-			e->state = next_tcp_flow_state(e->state, v->tcp_flags);
+		/* lookup() renews the deadline, set_state() moves it with the state. */
+		if (v->l4_proto == PROTO_TCP) {
+			state = next_tcp_flow_state(state, v->tcp_flags);
+			e->state = state;
+		}
+		ref.bucket->deadline[ref.way & (ANYLB_FLOW_WAYS - 1)] = now_ms + flow_timeout(state);
 	} else {
-		struct anylb_flow_value nv = {};
 		struct anylb_vip_stats *vs;
 
 		if (ps)
@@ -1392,13 +1553,8 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		b = maglev_pick(vip, vip_id, hash, &backend_id, &reason);
 		if (!b)
 			return do_drop(reason, vip_id);
-		nv.backend_id = backend_id;
-		nv.vip_id = vip_id;
-		nv.seen_ms = now_ms;
-		nv.live = 1;
-		nv.state = initial_flow_state(v->l4_proto, v->tcp_flags);
-		/* Overwrites an idle entry of this key; this CPU's value only. */
-		bpf_map_update_elem(&flows, &v->key, &nv, BPF_ANY);
+		flow_insert(&v->key, hash, now_ms, backend_id, vip_id,
+			    initial_flow_state(v->l4_proto, v->tcp_flags));
 		vs = bpf_map_lookup_elem(&vip_stats, &vip_id);
 		if (vs)
 			vs->new_flows++;
@@ -1418,7 +1574,7 @@ int anylb_xdp(struct xdp_md *ctx)
 	int parsed, r;
 
 	__builtin_memset(&v, 0, sizeof(v));
-	parsed = anylb_parse(ctx, &v);
+	parsed = parse_frame(ctx, &v);
 	if (v.l3_ok)
 		addr = find_address(v.key.dst, v.family);
 	if (parsed != ANYLB_DROP_NONE) {
@@ -1433,7 +1589,7 @@ int anylb_xdp(struct xdp_md *ctx)
 	/* The coarse clock (CLOCK_MONOTONIC_COARSE, tick resolution) is plenty
 	 * for idle timeouts in seconds, and reading the precise one was 13% of
 	 * the program's time on a KVM guest. monotonic_ms() reads the same. */
-	now_ms = (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
+	now_ms = clock_ms();
 	switch (v.icmp) {
 	case ICMPK_ECHO:
 		if (v.frag != FRAG_NONE)

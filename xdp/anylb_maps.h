@@ -9,7 +9,9 @@
  *   vips        ARRAY  vip id         -> anylb_vip
  *   maglev      ARRAY_OF_MAPS  vip id * 2 + half -> ARRAY of __u32 backend ids
  *   backends    ARRAY  backend id     -> anylb_backend
- *   flows       LRU_PERCPU_HASH anylb_flow_key -> anylb_flow_value
+ *   flow_buckets ARRAY  cpu * buckets + bucket -> anylb_flow_bucket  (FlowTable, one per CPU)
+ *   flow_entries ARRAY  (cpu * buckets + bucket) * 8 + way -> anylb_flow_entry
+ *   clock       PERCPU_ARRAY the ms clock, cached per tick
  *   vip_stats, backend_stats, drop_stats, path_stats: PERCPU_ARRAY counters
  */
 #ifndef ANYLB_XDP_MAPS_H
@@ -68,13 +70,12 @@ struct anylb_backend {
 	__u32 vip_id;
 };
 
-struct anylb_flow_value {
-	__u32 backend_id;
-	__u32 vip_id;
-	__u32 seen_ms; /* bpf_ktime_get_coarse_ns() / 1e6, truncated: compared by unsigned difference */
-	__u8 state;    /* enum anylb_flow_state */
-	__u8 live;     /* 1 once inserted: a per-CPU map holds zeroed values on other CPUs */
-	__u8 pad[2];
+/* The ms clock, per CPU: CLOCK_MONOTONIC_COARSE in ms as of the tick counter
+ * `jiffies`; read again only when a tick has passed. */
+struct anylb_clock {
+	__u64 jiffies;
+	__u32 ms;
+	__u32 pad;
 };
 
 /* Set through the skeleton's rodata before load (const volatile in BPF). */
@@ -90,7 +91,7 @@ struct anylb_node_config {
 	__u64 source_v4_size; /* prefix: number of addresses (<= 2^32) */
 	__u64 source_v6_size;
 	__u32 timeout_ms[5]; /* indexed by enum anylb_flow_state */
-	__u32 pad;
+	__u32 flow_bucket_mask; /* flow-table buckets per CPU - 1 (a power of two - 1) */
 };
 
 #define ANYLB_SOURCE_NONE 0

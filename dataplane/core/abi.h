@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define ANYLB_ABI_VERSION 1
+#define ANYLB_ABI_VERSION 2
 
 /* A flow as the balancer sees it: client -> VIP. Addresses are stored as the
  * raw network-order bytes of the packet; an IPv4 address takes the first four
@@ -81,6 +81,29 @@ enum anylb_flow_state {
 };
 
 #define ANYLB_INVALID_ID 0xffffffffu
+
+/* The per-core flow table (flow_table.h), laid out once for both fast paths:
+ * the BPF program keeps one table per CPU in two ARRAY maps of these, the core
+ * one per worker in plain memory, and both walk it the same way. A flow lives
+ * in one of two buckets of ANYLB_FLOW_WAYS ways:
+ *   first  = hash & mask
+ *   second = (rotl(hash, 16) * 0x9e3779b1) & mask
+ * A way is empty when its signature (the flow hash, 0 read as 1) is 0, and
+ * expired when the ms clock has passed its deadline (signed difference). */
+#define ANYLB_FLOW_WAYS 8
+
+struct anylb_flow_bucket {
+	__u32 sig[ANYLB_FLOW_WAYS];      /* 0 = empty */
+	__u32 deadline[ANYLB_FLOW_WAYS]; /* ms clock at which the entry expires */
+};
+
+struct anylb_flow_entry {
+	struct anylb_flow_key key;
+	__u32 backend_id;
+	__u32 vip_id;
+	__u8 state; /* enum anylb_flow_state */
+	__u8 pad[15];
+};
 
 /* Capacities both fast paths size their tables for (ids are indexes). */
 #define ANYLB_MAX_VIPS 4096

@@ -216,7 +216,9 @@ void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingS
       d.path = DecisionPath::Rescheduled;
       ++c.path.rescheduled;
     }
-    if (v.l4_proto == kProtoTcp) e->state = next_tcp_flow_state(e->state, v.tcp_flags);
+    if (v.l4_proto == kProtoTcp) {
+      flows.set_state(e, next_tcp_flow_state(e->state, v.tcp_flags), now_ms);
+    }
   } else {
     anylb_drop_reason reason = ANYLB_DROP_NONE;
     b = pick(st, *vip, d.flow_hash, d, reason);

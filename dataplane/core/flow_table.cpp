@@ -20,13 +20,6 @@ void FlowTable::clear() {
   std::memset(static_cast<void*>(buckets_), 0, sizeof(Bucket) * (uint64_t{mask_} + 1));
 }
 
-bool FlowTable::expired(uint32_t bucket, int way, uint32_t now_ms) const {
-  // Unsigned difference: correct across the 49-day wrap of the ms clock for any
-  // entry seen within the last 2^31 ms.
-  const uint32_t idle = now_ms - buckets_[bucket].seen[way];
-  return idle > timeouts_.for_state(entries_[uint64_t{bucket} * kWays + way].state);
-}
-
 FlowEntry* FlowTable::find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig,
                               int& way) const {
   const Bucket& b = buckets_[bucket];
@@ -47,17 +40,23 @@ FlowEntry* FlowTable::lookup(const anylb_flow_key& key, uint32_t hash, uint32_t 
     int w = 0;
     FlowEntry* e = find_in(bi, key, sig, w);
     if (e == nullptr) continue;
-    if (expired(bi, w, now_ms)) {
+    if (expired(buckets_[bi], w, now_ms)) {
       buckets_[bi].sig[w] = 0;
       ++stats_.expirations;
       break;
     }
-    buckets_[bi].seen[w] = now_ms;
+    buckets_[bi].deadline[w] = now_ms + timeouts_.for_state(e->state);
     ++stats_.hits;
     return e;
   }
   ++stats_.misses;
   return nullptr;
+}
+
+void FlowTable::set_state(FlowEntry* e, uint8_t state, uint32_t now_ms) {
+  const uint64_t index = static_cast<uint64_t>(e - entries_);
+  e->state = state;
+  buckets_[index / kWays].deadline[index % kWays] = now_ms + timeouts_.for_state(state);
 }
 
 const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
@@ -66,7 +65,7 @@ const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
   for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
     int w = 0;
     if (const FlowEntry* e = find_in(bi, key, sig, w)) {
-      return expired(bi, w, now_ms) ? nullptr : e;
+      return expired(buckets_[bi], w, now_ms) ? nullptr : e;
     }
   }
   return nullptr;
@@ -75,7 +74,7 @@ const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
 FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms,
                              uint32_t backend_id, uint32_t vip_id, uint8_t state) {
   // A free or expired way in the first bucket, then in the second; else the
-  // least recently seen entry of both.
+  // entry of both closest to its deadline.
   uint32_t victim_bucket = 0;
   int victim_way = -1;
   uint32_t oldest_bucket = first_bucket(hash);
@@ -86,12 +85,13 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
       if (b.sig[w] == 0) {
         victim_bucket = bi;
         victim_way = w;
-      } else if (expired(bi, w, now_ms)) {
+      } else if (expired(b, w, now_ms)) {
         b.sig[w] = 0;
         ++stats_.expirations;
         victim_bucket = bi;
         victim_way = w;
-      } else if (now_ms - b.seen[w] > now_ms - buckets_[oldest_bucket].seen[oldest_way]) {
+      } else if (static_cast<int32_t>(b.deadline[w] - now_ms) <
+                 static_cast<int32_t>(buckets_[oldest_bucket].deadline[oldest_way] - now_ms)) {
         oldest_bucket = bi;
         oldest_way = w;
       }
@@ -105,8 +105,9 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
   }
   Bucket& b = buckets_[victim_bucket];
   b.sig[victim_way] = signature(hash);
-  b.seen[victim_way] = now_ms;
+  b.deadline[victim_way] = now_ms + timeouts_.for_state(state);
   FlowEntry& e = entries_[uint64_t{victim_bucket} * kWays + victim_way];
+  e = FlowEntry{};
   e.key = key;
   e.backend_id = backend_id;
   e.vip_id = vip_id;
@@ -119,7 +120,7 @@ uint64_t FlowTable::count_live(uint32_t now_ms) const {
   uint64_t live = 0;
   for (uint64_t bi = 0; bi <= mask_; ++bi) {
     for (int w = 0; w < kWays; ++w) {
-      if (buckets_[bi].sig[w] != 0 && !expired(static_cast<uint32_t>(bi), w, now_ms)) ++live;
+      if (buckets_[bi].sig[w] != 0 && !expired(buckets_[bi], w, now_ms)) ++live;
     }
   }
   return live;

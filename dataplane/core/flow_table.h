@@ -3,15 +3,20 @@
 //
 // Set-associative with two choices: a flow may live in either of two buckets
 // of kWays entries (picked by two functions of its hash), and is inserted into
-// the first with a free way. A bucket's signatures and last-seen stamps share
-// one cache line and the entries sit in a parallel array, so a hit in the first
+// the first with a free way. A bucket's signatures and deadlines share one
+// cache line and the entries sit in a parallel array, so a hit in the first
 // bucket touches two lines. One bucket alone overflows early (at half load a
 // Poisson(4) bucket exceeds 8 ways for ~0.8% of flows); two choices keep
-// evictions negligible until the table is nearly full. When both buckets are
-// full the least recently seen of their 2 x kWays entries is evicted: LRU
-// within the candidate set, as per-CPU LRU maps and caches do it (exact global
-// LRU would cost a list relink, two more cache lines, on every hit). Entries
-// idle longer than their state's timeout count as absent.
+// evictions negligible until the table is nearly full.
+//
+// Each way keeps its deadline (last packet + its state's idle timeout), not
+// its last-seen time: expiry and eviction then read only the bucket line, and
+// an insert into a full pair of buckets touches no entry line but the victim's.
+// The victim is the entry of the 2 x kWays closest to expiry: among entries of
+// one state that is the least recently seen (LRU within the candidate set, as
+// per-CPU LRU maps and caches do it), and a half-open SYN goes before an
+// established flow seen as long ago. The layout is the ABI's
+// (anylb_flow_bucket, anylb_flow_entry): the XDP program walks the same table.
 //
 // All memory is allocated by the constructor; nothing after. One writer (the
 // core that owns it); no locks.
@@ -44,12 +49,8 @@ struct FlowTimeoutsMs {
   }
 };
 
-struct alignas(64) FlowEntry {
-  anylb_flow_key key;
-  uint32_t backend_id;
-  uint32_t vip_id;
-  uint8_t state;  // anylb_flow_state
-};
+using FlowEntry = anylb_flow_entry;
+static_assert(sizeof(FlowEntry) == 64, "one cache line per entry");
 
 struct FlowTableStats {
   uint64_t hits = 0;
@@ -61,7 +62,7 @@ struct FlowTableStats {
 
 class FlowTable {
  public:
-  static constexpr int kWays = 8;
+  static constexpr int kWays = ANYLB_FLOW_WAYS;
 
   // capacity is rounded up to a power of two >= kWays.
   FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts);
@@ -71,16 +72,21 @@ class FlowTable {
   const FlowTimeoutsMs& timeouts() const { return timeouts_; }
   void set_timeouts(const FlowTimeoutsMs& t) { timeouts_ = t; }
 
-  // The live entry for key, refreshed to now_ms; nullptr on a miss (absent or
-  // idle past its timeout). The caller may update backend_id/state in place.
+  // The live entry for key, its deadline renewed from now_ms; nullptr on a
+  // miss (absent or idle past its timeout). The caller may update backend_id
+  // in place; a state change goes through set_state().
   FlowEntry* lookup(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms);
+
+  // Moves a live entry (from lookup or insert) to another state, and its
+  // deadline to now_ms plus that state's timeout.
+  void set_state(FlowEntry* e, uint8_t state, uint32_t now_ms);
 
   // The live entry for key without refreshing it or counting: for packets that
   // should follow a flow but not keep it alive (ICMP errors about it).
   const FlowEntry* peek(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms) const;
 
-  // Adds an entry for a key that lookup() just missed; evicts the bucket's
-  // least recently seen entry when it is full. Returns the stored entry.
+  // Adds an entry for a key that lookup() just missed; when both buckets are
+  // full, evicts the live entry closest to expiry. Returns the stored entry.
   FlowEntry* insert(const anylb_flow_key& key, uint32_t hash, uint32_t now_ms,
                     uint32_t backend_id, uint32_t vip_id, uint8_t state);
 
@@ -100,17 +106,15 @@ class FlowTable {
     prefetch_line(&buckets_[second_bucket(hash)]);
   }
 
-  // Removes every entry (operator "flush"); keeps the memory.
+  // Removes every entry (operator "flush"); keeps the memory. Timeouts set
+  // later apply from each entry's next packet.
   void clear();
   // Number of entries still live at now_ms (walks the whole table: not for the fast path).
   uint64_t count_live(uint32_t now_ms) const;
 
  private:
-  struct alignas(64) Bucket {
-    uint32_t sig[kWays];   // 0 = empty
-    uint32_t seen[kWays];  // ms clock of the last packet
-  };
-  static_assert(sizeof(Bucket) == 64);
+  using Bucket = anylb_flow_bucket;
+  static_assert(sizeof(Bucket) == 64, "one cache line per bucket");
 
   static uint32_t signature(uint32_t hash) { return hash == 0 ? 1 : hash; }
   uint32_t first_bucket(uint32_t hash) const { return hash & mask_; }
@@ -119,7 +123,11 @@ class FlowTable {
   uint32_t second_bucket(uint32_t hash) const {
     return ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask_;
   }
-  bool expired(uint32_t bucket, int way, uint32_t now_ms) const;
+  // Signed difference: right across the 49-day wrap of the ms clock while the
+  // deadline is within 2^31 ms (24 days) of now.
+  static bool expired(const Bucket& b, int way, uint32_t now_ms) {
+    return static_cast<int32_t>(now_ms - b.deadline[way]) > 0;
+  }
   FlowEntry* find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig, int& way) const;
 
   uint32_t mask_;  // bucket count - 1

@@ -87,7 +87,7 @@ TEST(FlowTable, StateChangeChangesTimeout) {
   t.insert(k, h, 0, 1, 0, ANYLB_FLOW_TCP_SYN);
   FlowEntry* e = t.lookup(k, h, 100);
   ASSERT_NE(e, nullptr);
-  e->state = ANYLB_FLOW_TCP_ESTABLISHED;
+  t.set_state(e, ANYLB_FLOW_TCP_ESTABLISHED, 100);
   // Well past the SYN timeout but within the established one.
   EXPECT_NE(t.lookup(k, h, 100 + 60'000), nullptr);
 }
@@ -111,6 +111,28 @@ TEST(FlowTable, FullBucketEvictsLeastRecentlySeen) {
     }
   }
   EXPECT_NE(t.lookup(key_n(100), 5000, 203), nullptr);
+}
+
+TEST(FlowTable, FullBucketEvictsTheEntryClosestToExpiryNotTheOldest) {
+  FlowTable t(8, timeouts());
+  // Seven established flows seen at 0 (deadline 300 s), then a SYN at 1 s
+  // (deadline 6 s): the SYN is the newest entry but the first to expire.
+  for (uint32_t i = 0; i < 7; ++i) t.insert(key_n(i), 1000 + i, 0, i, 0, ANYLB_FLOW_TCP_ESTABLISHED);
+  t.insert(key_n(7), 1007, 1'000, 7, 0, ANYLB_FLOW_TCP_SYN);
+  t.insert(key_n(100), 5000, 2'000, 100, 0, ANYLB_FLOW_TCP_ESTABLISHED);
+  EXPECT_EQ(t.stats().evictions, 1u);
+  EXPECT_EQ(t.lookup(key_n(7), 1007, 2'001), nullptr);
+  for (uint32_t i = 0; i < 7; ++i) EXPECT_NE(t.lookup(key_n(i), 1000 + i, 2'002), nullptr) << i;
+}
+
+TEST(FlowTable, SetStateRenewsTheDeadlineFromNow) {
+  FlowTable t(1024, timeouts());
+  const auto k = key_n(4);
+  const uint32_t h = flow_hash(k, 0);
+  FlowEntry* e = t.insert(k, h, 0, 1, 0, ANYLB_FLOW_TCP_ESTABLISHED);
+  t.set_state(e, ANYLB_FLOW_TCP_CLOSING, 1'000);  // closing: 10 s from 1 s
+  EXPECT_NE(t.peek(k, h, 11'000), nullptr);
+  EXPECT_EQ(t.peek(k, h, 11'001), nullptr);
 }
 
 TEST(FlowTable, ExpiredEntryIsReusedBeforeEvictingALiveOne) {
