@@ -41,11 +41,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile struct anylb_node_config node_config = {};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ANYLB_MAX_VIPS);
-	__type(key, struct anylb_addr_key);
-	__type(value, struct anylb_addr_info);
-} addresses SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * ANYLB_ADDR_SLOTS);
+	__type(key, __u32);
+	__type(value, struct anylb_addr_slot);
+} addr_slots SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} addr_half SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -714,13 +721,33 @@ static __always_inline struct anylb_backend *backend_get(__u32 id)
 	return b && b->present ? b : NULL;
 }
 
+/* ForwardingState::find_address(): the address's slot in the active half of
+ * addr_slots (address_table.cpp builds it), probed from its home slot up to
+ * an empty one. Every lookup here is an inlined array access: this runs for
+ * every IP packet, ours or not. dst16 is 4-aligned (a flow key in the view). */
 static __always_inline struct anylb_addr_info *find_address(const __u8 *dst16, __u8 family)
 {
-	struct anylb_addr_key k __attribute__((aligned(8))) = {};
+	const __u32 *w = (const __u32 *)dst16;
+	__u32 zero = 0, home, base;
+	__u32 *half = bpf_map_lookup_elem(&addr_half, &zero);
 
-	__builtin_memcpy(k.addr, dst16, 16);
-	k.family = family;
-	return bpf_map_lookup_elem(&addresses, &k);
+	if (!half)
+		return NULL;
+	base = (*half & 1) * ANYLB_ADDR_SLOTS;
+	home = anylb_addr_slot_of(w[0], w[1], w[2], w[3], family);
+	for (__u32 i = 0; i < ANYLB_ADDR_PROBES; i++) { /* a bounded loop */
+		__u32 at = base + ((home + i) & (ANYLB_ADDR_SLOTS - 1));
+		struct anylb_addr_slot *s = bpf_map_lookup_elem(&addr_slots, &at);
+		const __u32 *a;
+
+		if (!s || s->family == 0)
+			return NULL;
+		a = (const __u32 *)s->addr;
+		if (s->family == family && a[0] == w[0] && a[1] == w[1] && a[2] == w[2] &&
+		    a[3] == w[3])
+			return &s->info;
+	}
+	return NULL;
 }
 
 /* The index lookup: find_vip(dst16, family, port, protocol). */

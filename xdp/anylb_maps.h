@@ -4,7 +4,8 @@
  * abi.h; this file adds what only the BPF program stores.
  *
  * The maps mirror dataplane/core/forwarding_state.h:
- *   addresses   HASH   anylb_addr_key -> anylb_addr_info   (VipAddressInfo)
+ *   addr_slots  ARRAY  half * ANYLB_ADDR_SLOTS + slot -> anylb_addr_slot (VipAddressInfo by address)
+ *   addr_half   ARRAY  0 -> the half of addr_slots packets read
  *   vip_index   HASH   anylb_vip_key  -> __u32 vip id      (for addresses with > 6 VIPs)
  *   vips        ARRAY  vip id         -> anylb_vip
  *   maglev      ARRAY_OF_MAPS  vip id * 2 + half -> ARRAY of __u32 backend ids
@@ -22,12 +23,6 @@
 #define ANYLB_INLINE_VIPS 6       /* VipAddressInfo::kInlineVips */
 #define ANYLB_FRAGMENT_AMBIGUOUS 0xfffffffeu
 
-struct anylb_addr_key {
-	__u8 addr[16];
-	__u8 family;
-	__u8 pad[3];
-};
-
 struct anylb_port_vip {
 	__u16 port; /* host order; 0 = port-less */
 	__u8 protocol;
@@ -42,6 +37,35 @@ struct anylb_addr_info {
 	__u8 pad[2];
 	struct anylb_port_vip vips[ANYLB_INLINE_VIPS];
 };
+
+/* The VIP addresses, as an open-addressed table the program probes inline
+ * (no helper call, no lock): the slot of an address is
+ * anylb_addr_slot_of(), then the next ones, at most ANYLB_ADDR_PROBES, up to
+ * an empty slot (family 0). Two halves: the loader writes the whole inactive
+ * half, then flips addr_half, so a packet never sees an address move. At most
+ * ANYLB_MAX_VIPS addresses in ANYLB_ADDR_SLOTS slots: a quarter full. */
+#define ANYLB_ADDR_SLOTS 16384 /* per half, a power of two */
+#define ANYLB_ADDR_PROBES 16
+
+struct anylb_addr_slot {
+	__u8 addr[16];
+	__u8 family; /* 4 or 6; 0 = empty */
+	__u8 pad[3];
+	struct anylb_addr_info info;
+};
+
+/* The address's home slot, from its four 32-bit words as they lie in memory
+ * (one byte order on both sides: BPF runs on the host's). */
+static inline __u32 anylb_addr_slot_of(__u32 w0, __u32 w1, __u32 w2, __u32 w3, __u8 family)
+{
+	__u32 h = (w0 * 0x9e3779b1u) ^ (w1 * 0x85ebca6bu) ^ (w2 * 0xc2b2ae35u) ^
+		  (w3 * 0x27d4eb2fu) ^ family;
+
+	h ^= h >> 15;
+	h *= 0x2c1b3c6du;
+	h ^= h >> 12;
+	return h & (ANYLB_ADDR_SLOTS - 1);
+}
 
 struct anylb_vip_key {
 	__u8 addr[16];

@@ -4,8 +4,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <set>
+
+#include "xdp/address_table.h"
 
 namespace anylb {
 namespace {
@@ -28,6 +31,14 @@ std::array<uint8_t, sizeof(T)> bytes_of(const T& v) {
 }
 
 bool same(const void* a, const void* b, size_t n) { return std::memcmp(a, b, n) == 0; }
+
+template <typename K>
+bool same_infos(const std::map<K, anylb_addr_info>& a, const std::map<K, anylb_addr_info>& b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
+           return x.first == y.first && same(&x.second, &y.second, sizeof(anylb_addr_info));
+         });
+}
 
 // The fd of the inner map at maglev[key], or -1 when there is none.
 int inner_map_fd(int outer, uint32_t key) {
@@ -109,13 +120,25 @@ Result<bool> XdpStateWriter::read_back() {
   if (!read_array(maps_.backends, ANYLB_MAX_BACKENDS, backends_)) {
     return map_error("backends", "read", errno);
   }
-  anylb_addr_key key{}, next{};
-  const anylb_addr_key* prev = nullptr;
-  while (bpf_map_get_next_key(maps_.addresses, prev, &next) == 0) {
-    anylb_addr_info info{};
-    if (bpf_map_lookup_elem(maps_.addresses, &next, &info) == 0) addresses_[bytes_of(next)] = info;
-    key = next;
-    prev = &key;
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(maps_.addr_half, &zero, &addr_active_) != 0) {
+    return map_error("addr_half", "read", errno);
+  }
+  addr_active_ &= 1;
+  std::vector<anylb_addr_slot> all;
+  if (!read_array(maps_.addr_slots, 2 * ANYLB_ADDR_SLOTS, all)) {
+    return map_error("addr_slots", "read", errno);
+  }
+  for (uint32_t h = 0; h < 2; ++h) {
+    addr_halves_[h].assign(all.begin() + h * ANYLB_ADDR_SLOTS,
+                           all.begin() + (h + 1) * ANYLB_ADDR_SLOTS);
+  }
+  for (const auto& slot : addr_halves_[addr_active_]) {
+    if (slot.family == 0) continue;
+    AddrKey k{};
+    std::memcpy(k.data(), slot.addr, 16);
+    k[16] = slot.family;
+    addresses_[k] = slot.info;
   }
   anylb_vip_key ikey{}, inext{};
   const anylb_vip_key* iprev = nullptr;
@@ -238,11 +261,11 @@ Result<PublishStats> XdpStateWriter::publish(const ForwardingState& st) {
   std::map<IndexKey, uint32_t> want_index;
   for (const auto& v : st.vips) {
     if (!v.present) continue;
-    anylb_addr_key ak{};
-    std::memcpy(ak.addr, v.address.bytes.data(), 16);
-    ak.family = v.address.family;
+    AddrKey ak{};
+    std::memcpy(ak.data(), v.address.bytes.data(), 16);
+    ak[16] = v.address.family;
     if (const VipAddressInfo* info = st.find_address(v.address.bytes.data(), v.address.family)) {
-      want_addresses[bytes_of(ak)] = to_map(*info);
+      want_addresses[ak] = to_map(*info);
     }
     anylb_vip_key ik{};
     std::memcpy(ik.addr, v.address.bytes.data(), 16);
@@ -251,31 +274,41 @@ Result<PublishStats> XdpStateWriter::publish(const ForwardingState& st) {
     ik.family = v.address.family;
     want_index[bytes_of(ik)] = v.id;
   }
-  for (const auto& [k, info] : want_addresses) {
-    auto it = addresses_.find(k);
-    if (it != addresses_.end() && same(&it->second, &info, sizeof info)) continue;
-    if (auto ok = write(maps_.addresses, "addresses", k.data(), &info); !ok) return ok.error();
-    addresses_[k] = info;
-  }
   for (const auto& [k, id] : want_index) {
     auto it = vip_index_.find(k);
     if (it != vip_index_.end() && it->second == id) continue;
     if (auto ok = write(maps_.vip_index, "vip_index", k.data(), &id); !ok) return ok.error();
     vip_index_[k] = id;
   }
+  if (!same_infos(want_addresses, addresses_)) {
+    std::vector<AddressEntry> entries;
+    entries.reserve(want_addresses.size());
+    for (const auto& [k, info] : want_addresses) {
+      AddressEntry e;
+      std::memcpy(e.addr.data(), k.data(), 16);
+      e.family = k[16];
+      e.info = info;
+      entries.push_back(e);
+    }
+    auto slots = build_address_slots(entries);
+    if (!slots) return slots.error();
+    const uint32_t half = 1 - addr_active_;
+    std::vector<anylb_addr_slot>& shadow = addr_halves_[half];
+    for (uint32_t i = 0; i < ANYLB_ADDR_SLOTS; ++i) {
+      if (same(&shadow[i], &(*slots)[i], sizeof(anylb_addr_slot))) continue;
+      const uint32_t key = half * ANYLB_ADDR_SLOTS + i;
+      if (auto ok = write(maps_.addr_slots, "addr_slots", &key, &(*slots)[i]); !ok) {
+        return ok.error();
+      }
+      shadow[i] = (*slots)[i];
+    }
+    uint32_t zero = 0;
+    if (auto ok = write(maps_.addr_half, "addr_half", &zero, &half); !ok) return ok.error();
+    addr_active_ = half;
+    addresses_ = std::move(want_addresses);
+  }
 
   // 4. Removals, in the order that keeps every lookup answerable.
-  for (auto it = addresses_.begin(); it != addresses_.end();) {
-    if (want_addresses.count(it->first)) {
-      ++it;
-      continue;
-    }
-    if (bpf_map_delete_elem(maps_.addresses, it->first.data()) != 0 && errno != ENOENT) {
-      return map_error("addresses", "delete", errno);
-    }
-    ++stats.map_writes;
-    it = addresses_.erase(it);
-  }
   for (auto it = vip_index_.begin(); it != vip_index_.end();) {
     if (want_index.count(it->first)) {
       ++it;

@@ -3,7 +3,10 @@
 //   1. backends that are new or changed (except those going down or away)
 //   2. per VIP: the new Maglev table into the inactive half, then one write
 //      of the VIP's entry flips `active` to it
-//   3. address and (address, port, protocol) index entries
+//   3. (address, port, protocol) index entries that are new; then, when the
+//      set of addresses or what they hold changed, the whole address table
+//      into its inactive half (only the slots that differ from what that half
+//      holds), then one write of addr_half flips it
 //   4. removals: index entries first, then VIP entries, then backends going
 //      down or away, whose flows the program then reschedules
 // It keeps a shadow of what the maps hold; a new writer (a restarted control
@@ -40,7 +43,7 @@ class XdpStateWriter {
     anylb_vip entry{};
     std::array<std::vector<uint32_t>, 2> half;  // slots as written to maglev[id * 2 + h]
   };
-  using AddrKey = std::array<uint8_t, sizeof(anylb_addr_key)>;
+  using AddrKey = std::array<uint8_t, 17>;  // 16 address bytes, family
   using IndexKey = std::array<uint8_t, sizeof(anylb_vip_key)>;
 
   explicit XdpStateWriter(const XdpMaps& maps);
@@ -51,7 +54,9 @@ class XdpStateWriter {
   XdpMaps maps_;
   std::vector<VipShadow> vips_;
   std::vector<anylb_backend> backends_;
-  std::map<AddrKey, anylb_addr_info> addresses_;
+  std::map<AddrKey, anylb_addr_info> addresses_;  // what the active half holds
+  std::array<std::vector<anylb_addr_slot>, 2> addr_halves_;
+  uint32_t addr_active_ = 0;
   std::map<IndexKey, uint32_t> vip_index_;
 };
 

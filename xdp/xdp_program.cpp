@@ -53,7 +53,8 @@ XdpProgram::XdpProgram(::anylb_bpf* skel) : skel_(skel) {}
 
 void XdpProgram::read_map_fds() {
   ::anylb_bpf* skel = skel_;
-  maps_.addresses = bpf_map__fd(skel->maps.addresses);
+  maps_.addr_slots = bpf_map__fd(skel->maps.addr_slots);
+  maps_.addr_half = bpf_map__fd(skel->maps.addr_half);
   maps_.vip_index = bpf_map__fd(skel->maps.vip_index);
   maps_.vips = bpf_map__fd(skel->maps.vips);
   maps_.maglev = bpf_map__fd(skel->maps.maglev);

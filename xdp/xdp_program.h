@@ -17,7 +17,8 @@ struct anylb_bpf;  // the bpftool-generated skeleton (anylb.skel.h)
 namespace anylb {
 
 struct XdpMaps {
-  int addresses = -1;
+  int addr_slots = -1;
+  int addr_half = -1;
   int vip_index = -1;
   int vips = -1;
   int maglev = -1;
