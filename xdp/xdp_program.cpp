@@ -152,8 +152,16 @@ Result<bool> attach_xdp(const XdpProgram& program, const std::string& interface,
     // Already attached by an earlier run: swap the program in place.
     const int err = bpf_link_update(pinned, program.prog_fd(), nullptr);
     close(pinned);
-    if (err != 0) return make_error("replace program on " + interface + ": " + errno_text(err));
-    return true;
+    if (err == 0) return true;
+    // ENOLINK: the interface the link was made for went away (the name may
+    // now be a new interface). The dead link is dropped and a new one made;
+    // the maps stay.
+    if (err != -ENOLINK) {
+      return make_error("replace program on " + interface + ": " + errno_text(err));
+    }
+    if (unlink(link_path.c_str()) != 0) {
+      return make_error("remove defunct link " + link_path + ": " + errno_text(errno));
+    }
   }
   LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
   const int link = bpf_link_create(program.prog_fd(), static_cast<int>(ifindex), BPF_XDP, &opts);

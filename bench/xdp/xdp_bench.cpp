@@ -23,8 +23,8 @@
 //   udp   UDP/IPv4 to dns:53, established (hit), GUE over IPv4
 //   pass  TCP/IPv4 to a non-VIP address: one address lookup, XDP_PASS
 //   new   TCP SYN of never-seen flows to web:80: a real insert into the
-//         LRU_PERCPU_HASH flow table (1M entries), filled beforehand so that
-//         every insert evicts
+//         flow table (1M entries per CPU), first with free ways, then again
+//         after `prefill` more flows, when every insert evicts
 // The anylb program runs with its counters checked: every `est`/`udp` frame
 // must be a flow hit, every `new` frame a miss, every verdict the expected one.
 //
@@ -351,7 +351,7 @@ int run(const Options& o) {
                                              {addr("192.0.2.10"), 443, kTcp}}, rng);
   const auto udp_keys = make_flows(o.batch, {{addr("192.0.2.53"), 53, kUdp}}, rng);
   const auto pass_keys = make_flows(o.batch, non_vip(), rng);
-  const auto new_keys = make_flows(o.batch * static_cast<size_t>(o.rounds),
+  const auto new_keys = make_flows(2 * o.batch * static_cast<size_t>(o.rounds),
                                    {{addr("192.0.2.10"), 80, kTcp}}, rng);
   const Frames est = frames_for(est_keys, kTcpAck);
   const Frames udp = frames_for(udp_keys, 0);
@@ -392,7 +392,7 @@ int run(const Options& o) {
     if (p == kDrop) return XDP_DROP;
     return p == kAnylb ? anylb_verdict : uint32_t{XDP_TX};
   };
-  CaseResult r_est, r_udp, r_pass, r_new;
+  CaseResult r_est, r_udp, r_pass, r_new, r_new_full;
   std::vector<double> rep_net_anylb, rep_net_macswap, rep_drop;
   const int maps_path = anylb->maps().path_stats;
   for (int round = 0; round < o.rounds; ++round) {
@@ -423,7 +423,27 @@ int run(const Options& o) {
     rep_net_macswap.push_back(run_repeat(progs[kMacswap], pass, o.repeat, XDP_TX) - d);
   }
 
-  // New flows: fill the table first so that every insert evicts.
+  // New flows, twice: into the table as it is (free ways), then into the
+  // table filled to capacity, where every insert evicts.
+  auto new_flow_rounds = [&](CaseResult& r, size_t first_key) {
+    for (int round = 0; round < o.rounds; ++round) {
+      const Frames f = frames_for(new_keys, kTcpSyn,
+                                  first_key + static_cast<size_t>(round) * o.batch, o.batch);
+      Timing t[kProgs];
+      // The controls first (their order rotated), then anylb: it must see the
+      // frames' flows for the first time.
+      for (int k = 0; k < kAnylb; ++k) {
+        const int p = (k + round) % kAnylb;
+        t[p] = run_batch(progs[p], f, expected(p, XDP_TX));
+      }
+      const anylb_path_stats before = read_path_stats(maps_path);
+      t[kAnylb] = run_batch(progs[kAnylb], f, XDP_TX);
+      const anylb_path_stats after = read_path_stats(maps_path);
+      if (after.flow_misses - before.flow_misses != f.size()) die("new flows that were not misses");
+      add_round(r, t);
+    }
+  };
+  new_flow_rounds(r_new, 0);
   {
     std::mt19937_64 fill_rng(kSeed ^ 0xf111);
     const double t0 = now_ns();
@@ -439,24 +459,19 @@ int run(const Options& o) {
     std::printf("prefill: %zu new flows inserted in %.1f s (%llu misses)\n", o.prefill,
                 (now_ns() - t0) / 1e9, static_cast<unsigned long long>(after.flow_misses - before.flow_misses));
   }
-  for (int round = 0; round < o.rounds; ++round) {
-    const Frames f = frames_for(new_keys, kTcpSyn, static_cast<size_t>(round) * o.batch, o.batch);
-    Timing t[kProgs];
-    // The controls first (their order rotated), then anylb: it must see the
-    // frames' flows for the first time.
-    for (int k = 0; k < kAnylb; ++k) {
-      const int p = (k + round) % kAnylb;
-      t[p] = run_batch(progs[p], f, expected(p, XDP_TX));
-    }
-    const anylb_path_stats before = read_path_stats(maps_path);
-    t[kAnylb] = run_batch(progs[kAnylb], f, XDP_TX);
-    const anylb_path_stats after = read_path_stats(maps_path);
-    if (after.flow_misses - before.flow_misses != f.size()) die("new flows that were not misses");
-    add_round(r_new, t);
-  }
+  new_flow_rounds(r_new_full, o.batch * static_cast<size_t>(o.rounds));
 
   print_case("(a) established TCP/IPv4 (flow-table hit), IPIP", r_est);
-  print_case("(b) new TCP flows (SYN, miss + insert into a full 1M-entry LRU table), IPIP", r_new);
+  char title[160];
+  std::snprintf(title, sizeof title,
+                "(b) new TCP flows (SYN, miss + insert into the %u-entry table, free ways), IPIP",
+                o.table);
+  print_case(title, r_new);
+  std::snprintf(title, sizeof title,
+                "(b') new TCP flows into the same table after %zu more (full: every insert "
+                "evicts), IPIP",
+                o.prefill);
+  print_case(title, r_new_full);
   print_case("(c) UDP/IPv4 established, GUE over IPv4", r_udp);
   print_case("(d) not a VIP (XDP_PASS)", r_pass);
   std::printf("\ncross-check, (d) with repeat=%u per frame (no syscall per run):\n", o.repeat);
@@ -468,8 +483,10 @@ int run(const Options& o) {
   const double ipip_est = median(r_est.net[kIpip]);
   const double a = median(r_est.net[kAnylb]) / ipip_est;
   const double b = median(r_new.net[kAnylb]) / median(r_new.net[kIpip]);
+  const double bf = median(r_new_full.net[kAnylb]) / median(r_new_full.net[kIpip]);
   std::printf("  established <= 2.5x ipip: %.2fx  %s\n", a, a <= 2.5 ? "MET" : "NOT MET");
-  std::printf("  new flows   <= 10x ipip:  %.2fx  %s\n", b, b <= 10 ? "MET" : "NOT MET");
+  std::printf("  new flows   <= 10x ipip:  %.2fx  %s  (full table: %.2fx  %s)\n", b,
+              b <= 10 ? "MET" : "NOT MET", bf, bf <= 10 ? "MET" : "NOT MET");
   std::fflush(stdout);
 
   if (o.live && !held) std::printf("\nlive run: skipped (no private network namespace)\n");

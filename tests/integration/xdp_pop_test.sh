@@ -19,7 +19,8 @@
 # long-lived connections; (c) draining keeps open connections, takes no new
 # ones; (d) a removed backend gets nothing new; (e) `xdp apply` twice (the
 # control-process restart) under a paced UDP stream loses nothing and keeps
-# the connections; (f) `xdp stats`; and what the backends decapsulated.
+# the connections; (f) `xdp stats`; and what the backends decapsulated; (g) the
+# interface recreated under the pinned link: apply attaches again, maps kept.
 #
 # Usage: xdp_pop_test.sh ANYLBCTL   (meson: suite integration; root; exit 77 = skip)
 # Environment:
@@ -468,6 +469,18 @@ EOF
   check "(f) backends: web via 4in4, dns via GUE/IPv4, web6 via 6in6, dns46 via GUE/IPv6, outer source = lb, nothing malformed: ${summary#* }" \
     [ "${summary%% *}" = ok ]
 fi
+
+# (g) The interface goes away under the pinned link (a NIC reset, a veth
+# recreated): the next apply replaces the defunct link and keeps the maps.
+inns lb ip link del "$LB_IF"
+inns lb ip link add "$LB_IF" type veth peer name "${LB_IF}p"
+inns lb ip link set "$LB_IF" up
+inns lb ip link set "${LB_IF}p" up
+apply "$W/remove-be3.toml"
+PROG_RELINK=$(prog_id)
+check "(g) interface recreated: apply attached again (program id ${PROG_RELINK:-none})" [ -n "$PROG_RELINK" ]
+check "(g) interface recreated: the pinned maps were kept (nothing to write)" \
+  grep -q "0 map writes" <<<"$(inns lb "$ANYLBCTL" xdp apply -c "$W/remove-be3.toml" --pin-root "$BPF" 2>&1)"
 
 log "done: $FAILS failed"
 if [ "$FAILS" -ne 0 ]; then
