@@ -10,7 +10,7 @@
  *   find_address/find_vip  forwarding_state.cpp (maps: addresses, vip_index, vips)
  *   flow_hash()            flow_hash.h
  *   maglev_pick()          decide.cpp pick()    (maps: maglev, backends)
- *   flow_find/insert/...   flow_table.cpp       (maps: flow_buckets, flow_entries, per CPU)
+ *   flow_find/insert/...   flow_table.cpp       (map: flow_groups, one table per CPU)
  *   echo_reply()           icmp_echo.cpp
  *   encap()                encap.cpp
  *   anylb_xdp()            decide.cpp prepare_packet() + finish_packet()
@@ -93,23 +93,16 @@ struct {
 	__type(value, struct anylb_backend);
 } backends SEC(".maps");
 
-/* The flow table, one per CPU side by side: CPU c owns buckets
- * [c * B, (c + 1) * B) and their entries, B = flow_bucket_mask + 1. The loader
- * sizes both maps. ARRAY lookups are inlined by the verifier: a hit costs no
- * call, no lock and no hash of the key beyond the flow hash already taken. */
+/* The flow table, one per CPU side by side: CPU c owns groups
+ * [c * B, (c + 1) * B), B = flow_bucket_mask + 1. The loader sizes the map.
+ * ARRAY lookups are inlined by the verifier: a hit costs no call, no lock and
+ * no hash of the key beyond the flow hash already taken. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct anylb_flow_bucket);
-} flow_buckets SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct anylb_flow_entry);
-} flow_entries SEC(".maps");
+	__type(value, struct anylb_flow_group);
+} flow_groups SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -868,7 +861,7 @@ static __always_inline __u32 flow_timeout(__u8 state)
 	}
 }
 
-/* A way of a bucket, once found or chosen. */
+/* A way of a bucket, once found. */
 struct flow_ref {
 	struct anylb_flow_bucket *bucket;
 	struct anylb_flow_entry *entry;
@@ -882,7 +875,7 @@ static __always_inline int flow_expired(__u32 deadline, __u32 now_ms)
 }
 
 /* This CPU's bucket `which` (0: first, 1: second) of a hash, as an index
- * into flow_buckets. */
+ * into flow_groups. */
 static __always_inline __u32 flow_bucket_index(__u32 hash, int which)
 {
 	__u32 mask = node_config.flow_bucket_mask;
@@ -909,25 +902,17 @@ static __always_inline int flow_find(const struct anylb_flow_key *key, __u32 has
 
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		__u32 bi = flow_bucket_index(hash, i);
-		struct anylb_flow_bucket *b = bpf_map_lookup_elem(&flow_buckets, &bi);
+		__u32 gi = flow_bucket_index(hash, i);
+		struct anylb_flow_group *g = bpf_map_lookup_elem(&flow_groups, &gi);
 
-		if (!b)
+		if (!g)
 			return 0;
 #pragma unroll
 		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
-			__u32 ei = bi * ANYLB_FLOW_WAYS + w;
-			struct anylb_flow_entry *e;
-
-			if (b->sig[w] != sig)
+			if (g->bucket.sig[w] != sig || !flow_key_equal(&g->entry[w].key, key))
 				continue;
-			e = bpf_map_lookup_elem(&flow_entries, &ei);
-			if (!e)
-				return 0;
-			if (!flow_key_equal(&e->key, key))
-				continue;
-			ref->bucket = b;
-			ref->entry = e;
+			ref->bucket = &g->bucket;
+			ref->entry = &g->entry[w];
 			ref->way = w;
 			return 1;
 		}
@@ -940,35 +925,33 @@ static __always_inline int flow_find(const struct anylb_flow_key *key, __u32 has
 static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 hash,
 					__u32 now_ms, __u32 backend_id, __u32 vip_id, __u8 state)
 {
-	struct anylb_flow_bucket *victim = NULL, *oldest = NULL;
+	struct anylb_flow_group *victim = NULL, *oldest = NULL;
 	struct anylb_flow_entry *e;
-	__u32 victim_bi = 0, victim_way = 0, oldest_bi = 0, oldest_way = 0;
+	__u32 victim_way = 0, oldest_way = 0;
 	__s32 oldest_left = 0;
 
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		__u32 bi = flow_bucket_index(hash, i);
-		struct anylb_flow_bucket *b;
+		__u32 gi = flow_bucket_index(hash, i);
+		struct anylb_flow_group *g;
 
 		if (victim)
 			break;
-		b = bpf_map_lookup_elem(&flow_buckets, &bi);
-		if (!b)
+		g = bpf_map_lookup_elem(&flow_groups, &gi);
+		if (!g)
 			return;
 #pragma unroll
 		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
-			__s32 left = (__s32)(b->deadline[w] - now_ms);
+			__s32 left = (__s32)(g->bucket.deadline[w] - now_ms);
 
 			if (victim)
 				break;
-			if (b->sig[w] == 0 || flow_expired(b->deadline[w], now_ms)) {
-				b->sig[w] = 0;
-				victim = b;
-				victim_bi = bi;
+			if (g->bucket.sig[w] == 0 || flow_expired(g->bucket.deadline[w], now_ms)) {
+				g->bucket.sig[w] = 0;
+				victim = g;
 				victim_way = w;
 			} else if (!oldest || left < oldest_left) {
-				oldest = b;
-				oldest_bi = bi;
+				oldest = g;
 				oldest_way = w;
 				oldest_left = left;
 			}
@@ -976,18 +959,14 @@ static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 
 	}
 	if (!victim) {
 		victim = oldest;
-		victim_bi = oldest_bi;
 		victim_way = oldest_way;
 	}
 	if (!victim)
 		return;
 	victim_way &= ANYLB_FLOW_WAYS - 1;
-	victim_bi = victim_bi * ANYLB_FLOW_WAYS + victim_way;
-	e = bpf_map_lookup_elem(&flow_entries, &victim_bi);
-	if (!e)
-		return;
-	victim->sig[victim_way] = hash ? hash : 1;
-	victim->deadline[victim_way] = now_ms + flow_timeout(state);
+	e = &victim->entry[victim_way];
+	victim->bucket.sig[victim_way] = hash ? hash : 1;
+	victim->bucket.deadline[victim_way] = now_ms + flow_timeout(state);
 	__builtin_memcpy(&e->key, key, sizeof(e->key));
 	e->backend_id = backend_id;
 	e->vip_id = vip_id;

@@ -10,8 +10,7 @@
  *   vips        ARRAY  vip id         -> anylb_vip
  *   maglev      ARRAY_OF_MAPS  vip id * 2 + half -> ARRAY of __u32 backend ids
  *   backends    ARRAY  backend id     -> anylb_backend
- *   flow_buckets ARRAY  cpu * buckets + bucket -> anylb_flow_bucket  (FlowTable, one per CPU)
- *   flow_entries ARRAY  (cpu * buckets + bucket) * 8 + way -> anylb_flow_entry
+ *   flow_groups ARRAY  cpu * buckets + bucket -> anylb_flow_group  (FlowTable, one per CPU)
  *   clock       PERCPU_ARRAY the ms clock, cached per tick
  *   vip_stats, backend_stats, drop_stats, path_stats: PERCPU_ARRAY counters
  */

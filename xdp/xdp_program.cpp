@@ -59,8 +59,7 @@ void XdpProgram::read_map_fds() {
   maps_.vips = bpf_map__fd(skel->maps.vips);
   maps_.maglev = bpf_map__fd(skel->maps.maglev);
   maps_.backends = bpf_map__fd(skel->maps.backends);
-  maps_.flow_buckets = bpf_map__fd(skel->maps.flow_buckets);
-  maps_.flow_entries = bpf_map__fd(skel->maps.flow_entries);
+  maps_.flow_groups = bpf_map__fd(skel->maps.flow_groups);
   maps_.vip_stats = bpf_map__fd(skel->maps.vip_stats);
   maps_.backend_stats = bpf_map__fd(skel->maps.backend_stats);
   maps_.drop_stats = bpf_map__fd(skel->maps.drop_stats);
@@ -78,7 +77,7 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const anylb_node_config& no
   if (skel == nullptr) return make_error("open BPF object: " + errno_text(errno));
   // Owns skel from here: every early return destroys it.
   std::unique_ptr<XdpProgram> program(new XdpProgram(skel));
-  // One FlowTable-shaped table per possible CPU, side by side in two arrays.
+  // One FlowTable-shaped table per possible CPU, side by side in one array.
   uint64_t buckets = 1;
   while (buckets * ANYLB_FLOW_WAYS < flow_entries) buckets <<= 1;
   const int cpus = libbpf_num_possible_cpus();
@@ -91,14 +90,10 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const anylb_node_config& no
   anylb_node_config knobs = node;
   knobs.flow_bucket_mask = static_cast<uint32_t>(buckets - 1);
   std::memcpy(const_cast<anylb_node_config*>(&skel->rodata->node_config), &knobs, sizeof knobs);
-  if (int err = bpf_map__set_max_entries(skel->maps.flow_buckets,
+  if (int err = bpf_map__set_max_entries(skel->maps.flow_groups,
                                          static_cast<uint32_t>(buckets * cpus));
       err != 0) {
-    return make_error("flow_buckets map: " + errno_text(err));
-  }
-  if (int err = bpf_map__set_max_entries(skel->maps.flow_entries, static_cast<uint32_t>(entries));
-      err != 0) {
-    return make_error("flow_entries map: " + errno_text(err));
+    return make_error("flow_groups map: " + errno_text(err));
   }
   if (!pin_dir.empty()) {
     if (auto ok = ensure_bpffs(pin_dir); !ok) return ok.error();

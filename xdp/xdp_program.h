@@ -23,8 +23,7 @@ struct XdpMaps {
   int vips = -1;
   int maglev = -1;
   int backends = -1;
-  int flow_buckets = -1;
-  int flow_entries = -1;
+  int flow_groups = -1;
   int vip_stats = -1;
   int backend_stats = -1;
   int drop_stats = -1;
@@ -38,8 +37,9 @@ class XdpProgram {
   XdpProgram& operator=(const XdpProgram&) = delete;
 
   // Opens and loads the program with `node` as its knobs and a flow table of
-  // at least `flow_entries` per CPU (rounded up as FlowTable rounds it). With a pin_dir, every map is pinned there, and
-  // maps already pinned there are reused: that is how a restarted control
+  // at least `flow_entries` per CPU (rounded up as FlowTable rounds it). With
+  // a pin_dir, every map is pinned there, and maps already pinned there are
+  // reused: that is how a restarted control
   // process keeps the flows and tables of the running one. Without one, the
   // maps are private to this object (replay, tests).
   static Result<std::unique_ptr<XdpProgram>> load(const anylb_node_config& node,

@@ -559,6 +559,7 @@ void run_live(const Options& o, XdpProgram& anylb, const Prog& ipip, const Prog&
   } under_test[] = {{"ipip control", ipip.fd}, {"anylb", anylb.prog_fd()},
                     {"macswap XDP_TX", macswap.fd}};
   std::vector<double> mpps[3], delivered[3];
+  uint64_t live_hits = 0, live_misses = 0;
   for (int round = 0; round < o.rounds; ++round) {
     for (int k = 0; k < 3; ++k) {
       const int i = (k + round) % 3;
@@ -568,15 +569,22 @@ void run_live(const Options& o, XdpProgram& anylb, const Prog& ipip, const Prog&
         return;
       }
       if (round == 0) drive(o.live_flows * 2);  // the flows into anylb's table
+      const anylb_path_stats before = read_path_stats(anylb.maps().path_stats);
       auto [m, d] = drive(o.live_packets);
+      const anylb_path_stats after = read_path_stats(anylb.maps().path_stats);
+      if (under_test[i].fd == anylb.prog_fd()) {
+        live_hits += after.flow_hits - before.flow_hits;
+        live_misses += after.flow_misses - before.flow_misses;
+      }
       mpps[i].push_back(m);
       delivered[i].push_back(d);
     }
   }
   bpf_xdp_detach(a, XDP_FLAGS_DRV_MODE, &aopts);
   bpf_xdp_detach(b, XDP_FLAGS_DRV_MODE, &aopts);
-  std::printf("  %u packets per run over %u established flows, %d rounds (median):\n",
-              o.live_packets, o.live_flows, o.rounds);
+  std::printf("  %u packets per run over %u established flows, %d rounds (median);\n"
+              "  anylb's flow table in the timed runs: %" PRIu64 " hits, %" PRIu64 " misses\n",
+              o.live_packets, o.live_flows, o.rounds, live_hits, live_misses);
   const double ipip_mpps = median(mpps[0]);
   for (int i = 0; i < 3; ++i) {
     std::printf("  %-17s %8.2f Mpps  (%.1f ns/pkt pipeline)  x ipip time %.2f  delivered %.3f\n",

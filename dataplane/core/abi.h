@@ -83,7 +83,7 @@ enum anylb_flow_state {
 #define ANYLB_INVALID_ID 0xffffffffu
 
 /* The per-core flow table (flow_table.h), laid out once for both fast paths:
- * the BPF program keeps one table per CPU in two ARRAY maps of these, the core
+ * the BPF program keeps one table per CPU in an ARRAY map of groups, the core
  * one per worker in plain memory, and both walk it the same way. A flow lives
  * in one of two buckets of ANYLB_FLOW_WAYS ways:
  *   first  = hash & mask
@@ -103,6 +103,14 @@ struct anylb_flow_entry {
 	__u32 vip_id;
 	__u8 state; /* enum anylb_flow_state */
 	__u8 pad[15];
+};
+
+/* A bucket line and its ways' entries side by side: a hit reads two lines
+ * 64..576 bytes apart, mostly in one 4 KiB page (the XDP path's map memory is
+ * in 4 KiB pages, and a TLB miss costs as much as a cache miss in a VM). */
+struct anylb_flow_group {
+	struct anylb_flow_bucket bucket;
+	struct anylb_flow_entry entry[ANYLB_FLOW_WAYS];
 };
 
 /* Capacities both fast paths size their tables for (ids are indexes). */

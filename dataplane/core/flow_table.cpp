@@ -10,22 +10,20 @@ FlowTable::FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts) : timeouts_(tim
   uint32_t buckets = 1;
   while (uint64_t{buckets} * kWays < capacity && buckets < (1u << 28)) buckets <<= 1;
   mask_ = buckets - 1;
-  bucket_memory_ = allocate_table_memory(sizeof(Bucket) * buckets);
-  entry_memory_ = allocate_table_memory(sizeof(FlowEntry) * uint64_t{buckets} * kWays);
-  buckets_ = static_cast<Bucket*>(bucket_memory_.get());
-  entries_ = static_cast<FlowEntry*>(entry_memory_.get());  // zeroed memory: valid empty entries
+  memory_ = allocate_table_memory(sizeof(Group) * uint64_t{buckets});
+  groups_ = static_cast<Group*>(memory_.get());  // zeroed memory: valid empty buckets
 }
 
 void FlowTable::clear() {
-  std::memset(static_cast<void*>(buckets_), 0, sizeof(Bucket) * (uint64_t{mask_} + 1));
+  for (uint64_t b = 0; b <= mask_; ++b) groups_[b].bucket = Bucket{};
 }
 
 FlowEntry* FlowTable::find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig,
                               int& way) const {
-  const Bucket& b = buckets_[bucket];
+  const Bucket& b = this->bucket(bucket);
   for (int w = 0; w < kWays; ++w) {
     if (b.sig[w] != sig) continue;
-    FlowEntry& e = entries_[uint64_t{bucket} * kWays + w];
+    FlowEntry& e = entry(bucket, w);
     if (e.key == key) {
       way = w;
       return &e;
@@ -40,12 +38,12 @@ FlowEntry* FlowTable::lookup(const anylb_flow_key& key, uint32_t hash, uint32_t 
     int w = 0;
     FlowEntry* e = find_in(bi, key, sig, w);
     if (e == nullptr) continue;
-    if (expired(buckets_[bi], w, now_ms)) {
-      buckets_[bi].sig[w] = 0;
+    if (expired(bucket(bi), w, now_ms)) {
+      bucket(bi).sig[w] = 0;
       ++stats_.expirations;
       break;
     }
-    buckets_[bi].deadline[w] = now_ms + timeouts_.for_state(e->state);
+    bucket(bi).deadline[w] = now_ms + timeouts_.for_state(e->state);
     ++stats_.hits;
     return e;
   }
@@ -54,9 +52,11 @@ FlowEntry* FlowTable::lookup(const anylb_flow_key& key, uint32_t hash, uint32_t 
 }
 
 void FlowTable::set_state(FlowEntry* e, uint8_t state, uint32_t now_ms) {
-  const uint64_t index = static_cast<uint64_t>(e - entries_);
+  const auto offset = static_cast<uint64_t>(reinterpret_cast<const char*>(e) -
+                                            reinterpret_cast<const char*>(groups_));
+  Group& g = groups_[offset / sizeof(Group)];
   e->state = state;
-  buckets_[index / kWays].deadline[index % kWays] = now_ms + timeouts_.for_state(state);
+  g.bucket.deadline[e - g.entry] = now_ms + timeouts_.for_state(state);
 }
 
 const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
@@ -65,7 +65,7 @@ const FlowEntry* FlowTable::peek(const anylb_flow_key& key, uint32_t hash,
   for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
     int w = 0;
     if (const FlowEntry* e = find_in(bi, key, sig, w)) {
-      return expired(buckets_[bi], w, now_ms) ? nullptr : e;
+      return expired(bucket(bi), w, now_ms) ? nullptr : e;
     }
   }
   return nullptr;
@@ -80,7 +80,7 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
   uint32_t oldest_bucket = first_bucket(hash);
   int oldest_way = 0;
   for (const uint32_t bi : {first_bucket(hash), second_bucket(hash)}) {
-    Bucket& b = buckets_[bi];
+    Bucket& b = bucket(bi);
     for (int w = 0; w < kWays && victim_way < 0; ++w) {
       if (b.sig[w] == 0) {
         victim_bucket = bi;
@@ -91,7 +91,7 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
         victim_bucket = bi;
         victim_way = w;
       } else if (static_cast<int32_t>(b.deadline[w] - now_ms) <
-                 static_cast<int32_t>(buckets_[oldest_bucket].deadline[oldest_way] - now_ms)) {
+                 static_cast<int32_t>(bucket(oldest_bucket).deadline[oldest_way] - now_ms)) {
         oldest_bucket = bi;
         oldest_way = w;
       }
@@ -103,10 +103,10 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
     victim_way = oldest_way;
     ++stats_.evictions;
   }
-  Bucket& b = buckets_[victim_bucket];
+  Bucket& b = bucket(victim_bucket);
   b.sig[victim_way] = signature(hash);
   b.deadline[victim_way] = now_ms + timeouts_.for_state(state);
-  FlowEntry& e = entries_[uint64_t{victim_bucket} * kWays + victim_way];
+  FlowEntry& e = entry(victim_bucket, victim_way);
   e = FlowEntry{};
   e.key = key;
   e.backend_id = backend_id;
@@ -120,7 +120,8 @@ uint64_t FlowTable::count_live(uint32_t now_ms) const {
   uint64_t live = 0;
   for (uint64_t bi = 0; bi <= mask_; ++bi) {
     for (int w = 0; w < kWays; ++w) {
-      if (buckets_[bi].sig[w] != 0 && !expired(buckets_[bi], w, now_ms)) ++live;
+      const Bucket& b = bucket(static_cast<uint32_t>(bi));
+      if (b.sig[w] != 0 && !expired(b, w, now_ms)) ++live;
     }
   }
   return live;

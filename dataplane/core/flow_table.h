@@ -93,17 +93,17 @@ class FlowTable {
   // Hints for burst processing: start loading the lines a lookup of this hash
   // will read. prefetch_bucket first; prefetch_entry once that line is likely
   // in cache (it reads it to find which entry line to load).
-  void prefetch_bucket(uint32_t hash) const { prefetch_line(&buckets_[first_bucket(hash)]); }
+  void prefetch_bucket(uint32_t hash) const { prefetch_line(&groups_[first_bucket(hash)].bucket); }
   void prefetch_entry(uint32_t hash) const {
-    const Bucket& b = buckets_[first_bucket(hash)];
+    const Group& g = groups_[first_bucket(hash)];
     const uint32_t sig = signature(hash);
     for (int w = 0; w < kWays; ++w) {
-      if (b.sig[w] == sig) {
-        prefetch_line(&entries_[uint64_t{first_bucket(hash)} * kWays + w]);
+      if (g.bucket.sig[w] == sig) {
+        prefetch_line(&g.entry[w]);
         return;
       }
     }
-    prefetch_line(&buckets_[second_bucket(hash)]);
+    prefetch_line(&groups_[second_bucket(hash)].bucket);
   }
 
   // Removes every entry (operator "flush"); keeps the memory. Timeouts set
@@ -114,7 +114,11 @@ class FlowTable {
 
  private:
   using Bucket = anylb_flow_bucket;
+  using Group = anylb_flow_group;
   static_assert(sizeof(Bucket) == 64, "one cache line per bucket");
+  static_assert(sizeof(Group) == 64 * (1 + kWays), "a bucket line and its entry lines");
+  Bucket& bucket(uint32_t b) const { return groups_[b].bucket; }
+  FlowEntry& entry(uint32_t b, int way) const { return groups_[b].entry[way]; }
 
   static uint32_t signature(uint32_t hash) { return hash == 0 ? 1 : hash; }
   uint32_t first_bucket(uint32_t hash) const { return hash & mask_; }
@@ -132,10 +136,8 @@ class FlowTable {
 
   uint32_t mask_;  // bucket count - 1
   FlowTimeoutsMs timeouts_;
-  TableMemory bucket_memory_;
-  TableMemory entry_memory_;
-  Bucket* buckets_;     // in bucket_memory_
-  FlowEntry* entries_;  // in entry_memory_
+  TableMemory memory_;
+  Group* groups_;  // in memory_
   FlowTableStats stats_;
 };
 
