@@ -32,6 +32,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "dataplane/core/abi_hash.h"
 #include "xdp/anylb_maps.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -617,32 +618,6 @@ static __always_inline int parse_frame(struct xdp_md *ctx, struct view *v)
 
 /* ---- Flow hash (flow_hash.h) -------------------------------------------- */
 
-static __always_inline __u32 rotl32(__u32 x, int r)
-{
-	return (x << r) | (x >> (32 - r));
-}
-
-static __always_inline __u32 hash_round(__u32 h, __u32 k)
-{
-	k *= 0xcc9e2d51u;
-	k = rotl32(k, 15);
-	k *= 0x1b873593u;
-	h ^= k;
-	h = rotl32(h, 13);
-	return h * 5 + 0xe6546b64u;
-}
-
-static __always_inline __u32 hash_finish(__u32 h, __u32 len)
-{
-	h ^= len;
-	h ^= h >> 16;
-	h *= 0x85ebca6bu;
-	h ^= h >> 13;
-	h *= 0xc2b2ae35u;
-	h ^= h >> 16;
-	return h;
-}
-
 /* The key's words read little-endian: on BPF (little-endian) plain loads. */
 static __always_inline __u32 flow_hash(const struct anylb_flow_key *key, __u32 seed)
 {
@@ -650,16 +625,16 @@ static __always_inline __u32 flow_hash(const struct anylb_flow_key *key, __u32 s
 	__u32 h = seed;
 
 	if (key->family == 4) {
-		h = hash_round(h, w[0]); /* src[0..3] */
-		h = hash_round(h, w[4]); /* dst[0..3] */
-		h = hash_round(h, w[8]); /* sport | dport */
-		h = hash_round(h, w[9]); /* proto | family | pad */
-		return hash_finish(h, 16);
+		h = anylb_murmur3_round(h, w[0]); /* src[0..3] */
+		h = anylb_murmur3_round(h, w[4]); /* dst[0..3] */
+		h = anylb_murmur3_round(h, w[8]); /* sport | dport */
+		h = anylb_murmur3_round(h, w[9]); /* proto | family | pad */
+		return anylb_murmur3_finish(h, 16);
 	}
 #pragma unroll
 	for (int i = 0; i < 10; i++)
-		h = hash_round(h, w[i]);
-	return hash_finish(h, 40);
+		h = anylb_murmur3_round(h, w[i]);
+	return anylb_murmur3_finish(h, 40);
 }
 
 /* ---- Counters (decide.cpp pass/drop/forward) ---------------------------- */
@@ -861,11 +836,17 @@ static __always_inline __u32 flow_timeout(__u8 state)
 	}
 }
 
-/* A way of a bucket, once found. */
+/* A flow's two candidate groups on this CPU (first bucket, second bucket):
+ * looked up once per packet, read by the find and, on a miss, the insert. */
+struct flow_groups_of {
+	struct anylb_flow_group *g[2];
+};
+
+/* A found way: its entry and its deadline in the bucket line. */
 struct flow_ref {
-	struct anylb_flow_bucket *bucket;
 	struct anylb_flow_entry *entry;
-	__u32 way; /* < ANYLB_FLOW_WAYS */
+	__u32 *sig;
+	__u32 *deadline;
 };
 
 /* FlowTable::expired(): the signed difference, as the core reads it. */
@@ -874,14 +855,18 @@ static __always_inline int flow_expired(__u32 deadline, __u32 now_ms)
 	return (__s32)(now_ms - deadline) > 0;
 }
 
-/* This CPU's bucket `which` (0: first, 1: second) of a hash, as an index
- * into flow_groups. */
-static __always_inline __u32 flow_bucket_index(__u32 hash, int which)
+/* Both groups of `hash` in this CPU's table. A NULL group (the map smaller
+ * than the knobs say; not seen, the loader sizes both) reads as empty and
+ * takes no insert. */
+static __always_inline void flow_groups_for(__u32 hash, struct flow_groups_of *out)
 {
 	__u32 mask = node_config.flow_bucket_mask;
-	__u32 b = which ? ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask : hash & mask;
+	__u32 base = bpf_get_smp_processor_id() * (mask + 1);
+	__u32 first = base + anylb_flow_first_bucket(hash, mask);
+	__u32 second = base + anylb_flow_second_bucket(hash, mask);
 
-	return bpf_get_smp_processor_id() * (mask + 1) + b;
+	out->g[0] = bpf_map_lookup_elem(&flow_groups, &first);
+	out->g[1] = bpf_map_lookup_elem(&flow_groups, &second);
 }
 
 static __always_inline int flow_key_equal(const struct anylb_flow_key *a,
@@ -893,17 +878,17 @@ static __always_inline int flow_key_equal(const struct anylb_flow_key *a,
 		(x[4] ^ y[4])) == 0;
 }
 
-/* FlowTable::find_in() over the first bucket, then the second: 1 with *ref
+/* FlowTable::find_in() over the first group, then the second: 1 with *ref
  * set when the key is there (live or not). */
-static __always_inline int flow_find(const struct anylb_flow_key *key, __u32 hash,
+static __always_inline int flow_find(const struct flow_groups_of *groups,
+				     const struct anylb_flow_key *key, __u32 hash,
 				     struct flow_ref *ref)
 {
-	__u32 sig = hash ? hash : 1;
+	__u32 sig = anylb_flow_signature(hash);
 
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		__u32 gi = flow_bucket_index(hash, i);
-		struct anylb_flow_group *g = bpf_map_lookup_elem(&flow_groups, &gi);
+		struct anylb_flow_group *g = groups->g[i];
 
 		if (!g)
 			return 0;
@@ -911,18 +896,19 @@ static __always_inline int flow_find(const struct anylb_flow_key *key, __u32 has
 		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
 			if (g->bucket.sig[w] != sig || !flow_key_equal(&g->entry[w].key, key))
 				continue;
-			ref->bucket = &g->bucket;
 			ref->entry = &g->entry[w];
-			ref->way = w;
+			ref->sig = &g->bucket.sig[w];
+			ref->deadline = &g->bucket.deadline[w];
 			return 1;
 		}
 	}
 	return 0;
 }
 
-/* FlowTable::insert(): a free or expired way of the first bucket, then of the
+/* FlowTable::insert(): a free or expired way of the first group, then of the
  * second; else the entry of both closest to its deadline. */
-static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 hash,
+static __always_inline void flow_insert(const struct flow_groups_of *groups,
+					const struct anylb_flow_key *key, __u32 hash,
 					__u32 now_ms, __u32 backend_id, __u32 vip_id, __u8 state)
 {
 	struct anylb_flow_group *victim = NULL, *oldest = NULL;
@@ -932,14 +918,10 @@ static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 
 
 #pragma unroll
 	for (int i = 0; i < 2; i++) {
-		__u32 gi = flow_bucket_index(hash, i);
-		struct anylb_flow_group *g;
+		struct anylb_flow_group *g = groups->g[i];
 
-		if (victim)
+		if (victim || !g)
 			break;
-		g = bpf_map_lookup_elem(&flow_groups, &gi);
-		if (!g)
-			return;
 #pragma unroll
 		for (int w = 0; w < ANYLB_FLOW_WAYS; w++) {
 			__s32 left = (__s32)(g->bucket.deadline[w] - now_ms);
@@ -965,7 +947,7 @@ static __always_inline void flow_insert(const struct anylb_flow_key *key, __u32 
 		return;
 	victim_way &= ANYLB_FLOW_WAYS - 1;
 	e = &victim->entry[victim_way];
-	victim->bucket.sig[victim_way] = hash ? hash : 1;
+	victim->bucket.sig[victim_way] = anylb_flow_signature(hash);
 	victim->bucket.deadline[victim_way] = now_ms + flow_timeout(state);
 	__builtin_memcpy(&e->key, key, sizeof(e->key));
 	e->backend_id = backend_id;
@@ -985,7 +967,7 @@ static __always_inline __u32 clock_ms(void)
 
 	if (!c)
 		return (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
-	if (c->jiffies != j || c->ms == 0) {
+	if (c->jiffies != j) { /* jiffies never read 0: they start at INITIAL_JIFFIES */
 		c->ms = (__u32)(bpf_ktime_get_coarse_ns() / 1000000);
 		c->jiffies = j;
 	}
@@ -1427,6 +1409,7 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 {
 	struct anylb_flow_key *flow = &v->key;
 	struct anylb_addr_info *addr;
+	struct flow_groups_of groups = {};
 	struct flow_ref ref = {};
 	struct anylb_backend *b = NULL;
 	struct anylb_path_stats *ps;
@@ -1455,8 +1438,8 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 		return do_drop(ANYLB_DROP_ICMP_UNHANDLED, ANYLB_INVALID_ID);
 	hash = flow_hash(flow, node_config.hash_seed);
 	/* FlowTable::peek(): no refresh, not counted. */
-	if (flow_find(flow, hash, &ref) && ref.entry && ref.bucket &&
-	    !flow_expired(ref.bucket->deadline[ref.way & (ANYLB_FLOW_WAYS - 1)], now_ms)) {
+	flow_groups_for(hash, &groups);
+	if (flow_find(&groups, flow, hash, &ref) && !flow_expired(*ref.deadline, now_ms)) {
 		backend_id = ref.entry->backend_id;
 		b = backend_get(backend_id);
 	}
@@ -1508,11 +1491,12 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 {
 	struct anylb_path_stats *ps;
 	struct anylb_flow_entry *e = NULL;
+	struct flow_groups_of groups = {};
 	struct flow_ref ref = {};
 	struct anylb_backend *b = NULL;
 	struct anylb_vip *vip;
 	__u32 vip_id = ANYLB_INVALID_ID, backend_id = ANYLB_INVALID_ID;
-	__u32 hash, way, reason = ANYLB_DROP_NONE;
+	__u32 hash, reason = ANYLB_DROP_NONE;
 
 	vip = find_vip(addr, v->key.dst, v->family, bpf_ntohs(v->key.dport), v->l4_proto,
 		       &vip_id);
@@ -1521,15 +1505,15 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 	hash = flow_hash(&v->key, node_config.hash_seed);
 
 	/* FlowTable::lookup(): an expired entry is freed and reads as a miss. */
-	if (flow_find(&v->key, hash, &ref) && ref.bucket && ref.entry) {
-		way = ref.way & (ANYLB_FLOW_WAYS - 1);
-		if (flow_expired(ref.bucket->deadline[way], now_ms))
-			ref.bucket->sig[way] = 0;
+	flow_groups_for(hash, &groups);
+	if (flow_find(&groups, &v->key, hash, &ref)) {
+		if (flow_expired(*ref.deadline, now_ms))
+			*ref.sig = 0;
 		else
 			e = ref.entry;
 	}
 	ps = path();
-	if (e && ref.bucket) {
+	if (e) {
 		__u8 state = e->state;
 
 		if (ps)
@@ -1550,7 +1534,7 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 			state = next_tcp_flow_state(state, v->tcp_flags);
 			e->state = state;
 		}
-		ref.bucket->deadline[ref.way & (ANYLB_FLOW_WAYS - 1)] = now_ms + flow_timeout(state);
+		*ref.deadline = now_ms + flow_timeout(state);
 	} else {
 		struct anylb_vip_stats *vs;
 
@@ -1559,7 +1543,7 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		b = maglev_pick(vip, vip_id, hash, &backend_id, &reason);
 		if (!b)
 			return do_drop(reason, vip_id);
-		flow_insert(&v->key, hash, now_ms, backend_id, vip_id,
+		flow_insert(&groups, &v->key, hash, now_ms, backend_id, vip_id,
 			    initial_flow_state(v->l4_proto, v->tcp_flags));
 		vs = bpf_map_lookup_elem(&vip_stats, &vip_id);
 		if (vs)

@@ -10,7 +10,7 @@ namespace anylb {
 uint32_t murmur3_32(std::span<const uint8_t> data, uint32_t seed) {
   uint32_t h = seed;
   const size_t blocks = data.size() / 4;
-  for (size_t i = 0; i < blocks; ++i) h = flow_hash_round(h, flow_hash_word(data.data() + 4 * i));
+  for (size_t i = 0; i < blocks; ++i) h = anylb_murmur3_round(h, flow_hash_word(data.data() + 4 * i));
   // The tail goes through the same multiply-rotate as a block, without the
   // h-side rotate and add (MurmurHash3's definition).
   const uint8_t* tail = data.data() + 4 * blocks;
@@ -25,11 +25,11 @@ uint32_t murmur3_32(std::span<const uint8_t> data, uint32_t seed) {
     case 1:
       k ^= tail[0];
       k *= 0xcc9e2d51u;
-      k = flow_hash_rotl(k, 15);
+      k = anylb_rotl32(k, 15);
       k *= 0x1b873593u;
       h ^= k;
   }
-  return flow_hash_finish(h, static_cast<uint32_t>(data.size()));
+  return anylb_murmur3_finish(h, static_cast<uint32_t>(data.size()));
 }
 
 std::string to_string(const anylb_flow_key& k) {

@@ -26,6 +26,7 @@
 #include <memory>
 
 #include "abi.h"
+#include "abi_hash.h"
 #include "prefetch.h"
 #include "table_memory.h"
 
@@ -120,13 +121,9 @@ class FlowTable {
   Bucket& bucket(uint32_t b) const { return groups_[b].bucket; }
   FlowEntry& entry(uint32_t b, int way) const { return groups_[b].entry[way]; }
 
-  static uint32_t signature(uint32_t hash) { return hash == 0 ? 1 : hash; }
-  uint32_t first_bucket(uint32_t hash) const { return hash & mask_; }
-  // The second choice mixes the high bits, so flows sharing a first bucket
-  // spread over different second ones.
-  uint32_t second_bucket(uint32_t hash) const {
-    return ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask_;
-  }
+  static uint32_t signature(uint32_t hash) { return anylb_flow_signature(hash); }
+  uint32_t first_bucket(uint32_t hash) const { return anylb_flow_first_bucket(hash, mask_); }
+  uint32_t second_bucket(uint32_t hash) const { return anylb_flow_second_bucket(hash, mask_); }
   // Signed difference: right across the 49-day wrap of the ms clock while the
   // deadline is within 2^31 ms (24 days) of now.
   static bool expired(const Bucket& b, int way, uint32_t now_ms) {
