@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "dataplane/core/flow_table.h"
 #include "xdp/anylb.skel.h"
 
 namespace anylb {
@@ -78,20 +79,19 @@ Result<std::unique_ptr<XdpProgram>> XdpProgram::load(const anylb_node_config& no
   // Owns skel from here: every early return destroys it.
   std::unique_ptr<XdpProgram> program(new XdpProgram(skel));
   // One FlowTable-shaped table per possible CPU, side by side in one array.
-  uint64_t buckets = 1;
-  while (buckets * ANYLB_FLOW_WAYS < flow_entries) buckets <<= 1;
+  const uint64_t buckets = FlowTable::buckets_for(flow_entries);
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return make_error("number of CPUs: " + errno_text(cpus));
-  const uint64_t entries = buckets * ANYLB_FLOW_WAYS * static_cast<uint64_t>(cpus);
-  if (entries > UINT32_MAX) {
+  // The program indexes groups as cpu * buckets + bucket in 32 bits.
+  const uint64_t groups = buckets * static_cast<uint64_t>(cpus);
+  if (groups > UINT32_MAX) {
     return make_error("flow_table_entries " + std::to_string(flow_entries) + " x " +
                       std::to_string(cpus) + " CPUs is more than one BPF array holds");
   }
   anylb_node_config knobs = node;
   knobs.flow_bucket_mask = static_cast<uint32_t>(buckets - 1);
   std::memcpy(const_cast<anylb_node_config*>(&skel->rodata->node_config), &knobs, sizeof knobs);
-  if (int err = bpf_map__set_max_entries(skel->maps.flow_groups,
-                                         static_cast<uint32_t>(buckets * cpus));
+  if (int err = bpf_map__set_max_entries(skel->maps.flow_groups, static_cast<uint32_t>(groups));
       err != 0) {
     return make_error("flow_groups map: " + errno_text(err));
   }

@@ -6,9 +6,14 @@
 
 namespace anylb {
 
-FlowTable::FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts) : timeouts_(timeouts) {
+uint32_t FlowTable::buckets_for(uint32_t capacity) {
   uint32_t buckets = 1;
   while (uint64_t{buckets} * kWays < capacity && buckets < (1u << 28)) buckets <<= 1;
+  return buckets;
+}
+
+FlowTable::FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts) : timeouts_(timeouts) {
+  const uint32_t buckets = buckets_for(capacity);
   mask_ = buckets - 1;
   memory_ = allocate_table_memory(sizeof(Group) * uint64_t{buckets});
   groups_ = static_cast<Group*>(memory_.get());  // zeroed memory: valid empty buckets

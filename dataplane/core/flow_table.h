@@ -68,6 +68,10 @@ class FlowTable {
   // capacity is rounded up to a power of two >= kWays.
   FlowTable(uint32_t capacity, FlowTimeoutsMs timeouts);
 
+  // The number of buckets (a power of two) a table of `capacity` has; the
+  // XDP loader sizes its per-CPU tables with it.
+  static uint32_t buckets_for(uint32_t capacity);
+
   uint32_t capacity() const { return (mask_ + 1) * kWays; }
   const FlowTableStats& stats() const { return stats_; }
   const FlowTimeoutsMs& timeouts() const { return timeouts_; }
