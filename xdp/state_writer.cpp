@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <algorithm>
 #include <cstring>
 #include <set>
 
@@ -31,14 +30,6 @@ std::array<uint8_t, sizeof(T)> bytes_of(const T& v) {
 }
 
 bool same(const void* a, const void* b, size_t n) { return std::memcmp(a, b, n) == 0; }
-
-template <typename K>
-bool same_infos(const std::map<K, anylb_addr_info>& a, const std::map<K, anylb_addr_info>& b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](const auto& x, const auto& y) {
-           return x.first == y.first && same(&x.second, &y.second, sizeof(anylb_addr_info));
-         });
-}
 
 // The fd of the inner map at maglev[key], or -1 when there is none.
 int inner_map_fd(int outer, uint32_t key) {
@@ -132,13 +123,6 @@ Result<bool> XdpStateWriter::read_back() {
   for (uint32_t h = 0; h < 2; ++h) {
     addr_halves_[h].assign(all.begin() + h * ANYLB_ADDR_SLOTS,
                            all.begin() + (h + 1) * ANYLB_ADDR_SLOTS);
-  }
-  for (const auto& slot : addr_halves_[addr_active_]) {
-    if (slot.family == 0) continue;
-    AddrKey k{};
-    std::memcpy(k.data(), slot.addr, 16);
-    k[16] = slot.family;
-    addresses_[k] = slot.info;
   }
   anylb_vip_key ikey{}, inext{};
   const anylb_vip_key* iprev = nullptr;
@@ -257,15 +241,14 @@ Result<PublishStats> XdpStateWriter::publish(const ForwardingState& st) {
   }
 
   // 3. Indexes: every address, and every (address, port, protocol).
-  std::map<AddrKey, anylb_addr_info> want_addresses;
+  std::vector<AddressEntry> want_addresses;  // each address once
+  std::set<std::pair<uint8_t, std::array<uint8_t, 16>>> listed;
   std::map<IndexKey, uint32_t> want_index;
   for (const auto& v : st.vips) {
     if (!v.present) continue;
-    AddrKey ak{};
-    std::memcpy(ak.data(), v.address.bytes.data(), 16);
-    ak[16] = v.address.family;
-    if (const VipAddressInfo* info = st.find_address(v.address.bytes.data(), v.address.family)) {
-      want_addresses[ak] = to_map(*info);
+    const VipAddressInfo* info = st.find_address(v.address.bytes.data(), v.address.family);
+    if (info != nullptr && listed.insert({v.address.family, v.address.bytes}).second) {
+      want_addresses.push_back({v.address.bytes, v.address.family, to_map(*info)});
     }
     anylb_vip_key ik{};
     std::memcpy(ik.addr, v.address.bytes.data(), 16);
@@ -280,18 +263,12 @@ Result<PublishStats> XdpStateWriter::publish(const ForwardingState& st) {
     if (auto ok = write(maps_.vip_index, "vip_index", k.data(), &id); !ok) return ok.error();
     vip_index_[k] = id;
   }
-  if (!same_infos(want_addresses, addresses_)) {
-    std::vector<AddressEntry> entries;
-    entries.reserve(want_addresses.size());
-    for (const auto& [k, info] : want_addresses) {
-      AddressEntry e;
-      std::memcpy(e.addr.data(), k.data(), 16);
-      e.family = k[16];
-      e.info = info;
-      entries.push_back(e);
-    }
-    auto slots = build_address_slots(entries);
-    if (!slots) return slots.error();
+  // The builder is deterministic: the same addresses give the same slots, so
+  // the active half tells whether anything changed.
+  auto slots = build_address_slots(want_addresses);
+  if (!slots) return slots.error();
+  if (!same(slots->data(), addr_halves_[addr_active_].data(),
+            sizeof(anylb_addr_slot) * ANYLB_ADDR_SLOTS)) {
     const uint32_t half = 1 - addr_active_;
     std::vector<anylb_addr_slot>& shadow = addr_halves_[half];
     for (uint32_t i = 0; i < ANYLB_ADDR_SLOTS; ++i) {
@@ -305,7 +282,6 @@ Result<PublishStats> XdpStateWriter::publish(const ForwardingState& st) {
     uint32_t zero = 0;
     if (auto ok = write(maps_.addr_half, "addr_half", &zero, &half); !ok) return ok.error();
     addr_active_ = half;
-    addresses_ = std::move(want_addresses);
   }
 
   // 4. Removals, in the order that keeps every lookup answerable.

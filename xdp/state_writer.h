@@ -43,7 +43,6 @@ class XdpStateWriter {
     anylb_vip entry{};
     std::array<std::vector<uint32_t>, 2> half;  // slots as written to maglev[id * 2 + h]
   };
-  using AddrKey = std::array<uint8_t, 17>;  // 16 address bytes, family
   using IndexKey = std::array<uint8_t, sizeof(anylb_vip_key)>;
 
   explicit XdpStateWriter(const XdpMaps& maps);
@@ -54,8 +53,7 @@ class XdpStateWriter {
   XdpMaps maps_;
   std::vector<VipShadow> vips_;
   std::vector<anylb_backend> backends_;
-  std::map<AddrKey, anylb_addr_info> addresses_;  // what the active half holds
-  std::array<std::vector<anylb_addr_slot>, 2> addr_halves_;
+  std::array<std::vector<anylb_addr_slot>, 2> addr_halves_;  // as written to addr_slots
   uint32_t addr_active_ = 0;
   std::map<IndexKey, uint32_t> vip_index_;
 };
