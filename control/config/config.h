@@ -86,9 +86,36 @@ struct VipConfig {
   int line = 0;
 };
 
+// One port the DPDK fast path owns, and the kernel interface that mirrors it.
+struct DpdkPortConfig {
+  // A PCI address ("0000:03:00.0") or a vdev string ("net_af_xdp0,iface=eth1").
+  std::string device;
+  // Name of a kernel TAP interface that gets the port's non-VIP traffic (ARP,
+  // ND, BGP, ICMP to the node) and whose output leaves by the port; empty:
+  // none (for net_af_packet, whose interface the kernel still sees).
+  std::string exception_tap;
+  int line = 0;
+};
+
+// [dpdk]: the EAL and ports of `dataplane = "dpdk"`.
+struct DpdkConfig {
+  uint32_t main_cpu = 0;                 // CPU of the control (main) lcore
+  std::vector<uint32_t> worker_cpus{1};  // one worker lcore per entry
+  bool hugepages = true;                 // false: --no-huge (slower mbuf alloc/free)
+  uint32_t memory_mb = 512;
+  uint32_t mbufs = 16383;                // mbuf pool size, all ports together
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  uint16_t burst = 32;                   // frames per receive burst
+  std::vector<std::string> eal_args;     // appended to the EAL command line verbatim
+  // Empty: one net_af_packet port on node.interface.
+  std::vector<DpdkPortConfig> ports;
+};
+
 struct Config {
   std::string source;  // file name (or "<embedded>") used in messages
   NodeConfig node;
+  DpdkConfig dpdk;
   FlowTimeouts timeouts;
   std::vector<VipConfig> vips;
   std::vector<std::string> warnings;  // e.g. table size < 100 x backends

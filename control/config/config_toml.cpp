@@ -61,6 +61,8 @@ class ConfigReader : public Reader {
  private:
   bool read_node(const Scope& s, NodeConfig& node);
   bool read_timeouts(const Scope& s, FlowTimeouts& timeouts);
+  bool read_dpdk(const Scope& s, DpdkConfig& dpdk);
+  bool read_dpdk_port(const toml::table& t, size_t index, DpdkPortConfig& port);
   bool read_vip(const toml::table& t, size_t index, VipConfig& vip);
   bool read_health(const Scope& s, const VipConfig& vip, HealthCheckConfig& health);
   bool read_backend(const toml::table& t, const std::string& vip_label, size_t index,
@@ -69,7 +71,7 @@ class ConfigReader : public Reader {
 
 bool ConfigReader::read_document(const toml::table& doc, Config& config) {
   const Scope top{doc, "", "", 1};
-  if (!check_keys(top, {"node", "timeouts", "vip"})) return false;
+  if (!check_keys(top, {"node", "timeouts", "dpdk", "vip"})) return false;
 
   const toml::table* node = nullptr;
   if (!read_table(top, "node", "[node]", node)) return false;
@@ -80,6 +82,12 @@ bool ConfigReader::read_document(const toml::table& doc, Config& config) {
   if (!read_table(top, "timeouts", "[timeouts]", timeouts)) return false;
   if (timeouts != nullptr &&
       !read_timeouts({*timeouts, "timeouts", ".", line_of(*timeouts)}, config.timeouts)) {
+    return false;
+  }
+
+  const toml::table* dpdk = nullptr;
+  if (!read_table(top, "dpdk", "[dpdk]", dpdk)) return false;
+  if (dpdk != nullptr && !read_dpdk({*dpdk, "dpdk", ".", line_of(*dpdk)}, config.dpdk)) {
     return false;
   }
 
@@ -157,6 +165,73 @@ bool ConfigReader::read_timeouts(const Scope& s, FlowTimeouts& t) {
          read_integer(s, "tcp_closing", t.tcp_closing, 1, kDay, " seconds") &&
          read_integer(s, "udp", t.udp, 1, kDay, " seconds") &&
          read_integer(s, "other", t.other, 1, kDay, " seconds");
+}
+
+bool ConfigReader::read_dpdk(const Scope& s, DpdkConfig& d) {
+  // RTE_MAX_LCORE is 128 in Debian's build; one lcore is the main one.
+  constexpr int64_t kMaxCpu = 127;
+  if (!check_keys(s, {"main_cpu", "worker_cpus", "hugepages", "memory_mb", "mbufs",
+                      "rx_descriptors", "tx_descriptors", "burst", "eal_args", "port"}) ||
+      !read_integer(s, "main_cpu", d.main_cpu, 0, kMaxCpu) ||
+      !read_integer_list(s, "worker_cpus", d.worker_cpus, 0, kMaxCpu) ||
+      !read_bool(s, "hugepages", d.hugepages) ||
+      !read_integer(s, "memory_mb", d.memory_mb, 64, 1 << 20, " MiB") ||
+      !read_integer(s, "mbufs", d.mbufs, 1024, 1 << 24) ||
+      !read_integer(s, "rx_descriptors", d.rx_descriptors, 64, 16384) ||
+      !read_integer(s, "tx_descriptors", d.tx_descriptors, 64, 16384) ||
+      !read_integer(s, "burst", d.burst, 1, 32) || !read_string_list(s, "eal_args", d.eal_args)) {
+    return false;
+  }
+  if (d.worker_cpus.size() > 64) {
+    return fail(s.line_of_key("worker_cpus"), s.field("worker_cpus") + ": at most 64 workers");
+  }
+  for (size_t i = 0; i < d.worker_cpus.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (d.worker_cpus[i] == d.worker_cpus[j]) {
+        // Two pollers on one CPU take turns by the scheduler's tick.
+        return fail(s.line_of_key("worker_cpus"),
+                    s.field("worker_cpus") + ": CPU " + std::to_string(d.worker_cpus[i]) +
+                        " is listed twice (one worker per CPU)");
+      }
+    }
+  }
+  std::vector<const toml::table*> ports;
+  if (!read_tables(s, "port", "[[dpdk.port]]", ports)) return false;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    DpdkPortConfig port;
+    if (!read_dpdk_port(*ports[i], i, port)) return false;
+    for (const DpdkPortConfig& other : d.ports) {
+      const auto name = [](const std::string& device) { return device.substr(0, device.find(',')); };
+      if (name(other.device) == name(port.device)) {
+        return fail(port.line, "dpdk: port #" + std::to_string(i + 1) + ": device '" +
+                                   name(port.device) + "' is already the port at line " +
+                                   std::to_string(other.line));
+      }
+      if (!port.exception_tap.empty() && other.exception_tap == port.exception_tap) {
+        return fail(port.line, "dpdk: port #" + std::to_string(i + 1) + ": exception_tap '" +
+                                   port.exception_tap + "' is already the port at line " +
+                                   std::to_string(other.line) + "'s");
+      }
+    }
+    d.ports.push_back(std::move(port));
+  }
+  return true;
+}
+
+bool ConfigReader::read_dpdk_port(const toml::table& t, size_t index, DpdkPortConfig& port) {
+  port.line = line_of(t);
+  const Scope s{t, "dpdk: port #" + std::to_string(index + 1), ": ", port.line};
+  if (!check_keys(s, {"device", "exception_tap"}) || !require(s, "device") ||
+      !read_string(s, "device", port.device) ||
+      !read_string(s, "exception_tap", port.exception_tap, true)) {
+    return false;
+  }
+  if (port.exception_tap.size() > 15) {
+    return fail(s.line_of_key("exception_tap"),
+                s.field("exception_tap") + ": '" + port.exception_tap +
+                    "' is longer than an interface name can be (15 characters)");
+  }
+  return true;
 }
 
 bool ConfigReader::read_vip(const toml::table& t, size_t index, VipConfig& vip) {

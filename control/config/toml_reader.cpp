@@ -107,6 +107,57 @@ bool Reader::read_string(const Scope& s, std::string_view key, std::string& out,
   return true;
 }
 
+bool Reader::read_bool(const Scope& s, std::string_view key, bool& out) {
+  const toml::node* n = s.table.get(key);
+  if (n == nullptr) return true;
+  const auto* v = n->as_boolean();
+  if (v == nullptr) {
+    return fail(line_of(*n), s.field(key) + ": must be true or false (got " + type_name(*n) + ")");
+  }
+  out = v->get();
+  return true;
+}
+
+bool Reader::read_string_list(const Scope& s, std::string_view key,
+                              std::vector<std::string>& out) {
+  const toml::node* n = s.table.get(key);
+  if (n == nullptr) return true;
+  const std::string want = s.field(key) + ": must be an array of non-empty strings";
+  const auto* array = n->as_array();
+  if (array == nullptr) return fail(line_of(*n), want + " (got " + type_name(*n) + ")");
+  std::vector<std::string> values;
+  for (const toml::node& element : *array) {
+    const auto* v = element.as_string();
+    if (v == nullptr || v->get().empty()) return fail(line_of(element), want);
+    values.push_back(v->get());
+  }
+  out = std::move(values);
+  return true;
+}
+
+bool Reader::read_integer_list(const Scope& s, std::string_view key, std::vector<uint32_t>& out,
+                               int64_t lo, int64_t hi) {
+  const toml::node* n = s.table.get(key);
+  if (n == nullptr) return true;
+  const std::string want = s.field(key) + ": must be a non-empty array of integers " +
+                           std::to_string(lo) + ".." + std::to_string(hi);
+  const auto* array = n->as_array();
+  if (array == nullptr || array->empty()) {
+    return fail(line_of(*n), want + " (got " + (array ? "[]" : type_name(*n)) + ")");
+  }
+  std::vector<uint32_t> values;
+  for (const toml::node& element : *array) {
+    const auto* v = element.as_integer();
+    if (v == nullptr) return fail(line_of(element), want + " (got " + type_name(element) + ")");
+    if (v->get() < lo || v->get() > hi) {
+      return fail(line_of(element), want + " (got " + std::to_string(v->get()) + ")");
+    }
+    values.push_back(static_cast<uint32_t>(v->get()));
+  }
+  out = std::move(values);
+  return true;
+}
+
 bool Reader::read_duration_ms(const Scope& s, std::string_view key, uint32_t& out) {
   const toml::node* n = s.table.get(key);
   if (n == nullptr) return true;

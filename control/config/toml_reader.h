@@ -74,6 +74,12 @@ class Reader {
 
   bool read_string(const Scope& s, std::string_view key, std::string& out,
                    bool allow_empty = false);
+  bool read_bool(const Scope& s, std::string_view key, bool& out);
+  // An array of strings, each non-empty.
+  bool read_string_list(const Scope& s, std::string_view key, std::vector<std::string>& out);
+  // An array of integers in lo..hi, at least one.
+  bool read_integer_list(const Scope& s, std::string_view key, std::vector<uint32_t>& out,
+                         int64_t lo, int64_t hi);
   bool read_duration_ms(const Scope& s, std::string_view key, uint32_t& out);
   bool read_address(const Scope& s, std::string_view key, std::optional<IpAddress>& out,
                     uint8_t family = 0);  // 0: either family

@@ -298,6 +298,34 @@ const ErrorCase kErrorCases[] = {
      kNode + "[[vip]]\nname = \"all\"\naddress = \"192.0.2.10\"\nprotocol = \"tcp\"\n"
              "min_healthy = 0\n[vip.health]\nkind = \"tcp\"\n",
      "cfg.toml:11: vip 'all': health.port: required because the VIP has no port"},
+
+    // [dpdk] (after kNode + kVip, its header is line 13)
+    {"DpdkUnknownKey", kNode + kVip + "[dpdk]\nworkers = [1]\n",
+     "cfg.toml:14: dpdk: unknown key 'workers'"},
+    {"DpdkWorkerCpusEmpty", kNode + kVip + "[dpdk]\nworker_cpus = []\n",
+     "cfg.toml:14: dpdk.worker_cpus: must be a non-empty array of integers 0..127 (got [])"},
+    {"DpdkWorkerCpuOutOfRange", kNode + kVip + "[dpdk]\nworker_cpus = [1, 200]\n",
+     "cfg.toml:14: dpdk.worker_cpus: must be a non-empty array of integers 0..127 (got 200)"},
+    {"DpdkWorkerCpuNotInteger", kNode + kVip + "[dpdk]\nworker_cpus = [\"1\"]\n",
+     "cfg.toml:14: dpdk.worker_cpus: must be a non-empty array of integers 0..127 (got a string)"},
+    {"DpdkWorkerCpuTwice", kNode + kVip + "[dpdk]\nworker_cpus = [1, 1]\n",
+     "cfg.toml:14: dpdk.worker_cpus: CPU 1 is listed twice (one worker per CPU)"},
+    {"DpdkHugepagesNotBool", kNode + kVip + "[dpdk]\nhugepages = \"no\"\n",
+     "cfg.toml:14: dpdk.hugepages: must be true or false (got a string)"},
+    {"DpdkBurstTooLarge", kNode + kVip + "[dpdk]\nburst = 64\n",
+     "cfg.toml:14: dpdk.burst: must be an integer 1..32 (got 64)"},
+    {"DpdkEalArgsNotStrings", kNode + kVip + "[dpdk]\neal_args = [1]\n",
+     "cfg.toml:14: dpdk.eal_args: must be an array of non-empty strings"},
+    {"DpdkPortWithoutDevice", kNode + kVip + "[[dpdk.port]]\nexception_tap = \"x\"\n",
+     "cfg.toml:13: dpdk: port #1: missing required key 'device'"},
+    {"DpdkPortTwice",
+     kNode + kVip + "[[dpdk.port]]\ndevice = \"net_tap0,iface=a\"\n"
+                    "[[dpdk.port]]\ndevice = \"net_tap0,iface=b\"\n",
+     "cfg.toml:15: dpdk: port #2: device 'net_tap0' is already the port at line 13"},
+    {"DpdkTapNameTooLong",
+     kNode + kVip + "[[dpdk.port]]\ndevice = \"net_null0\"\nexception_tap = \"a-very-long-tapname\"\n",
+     "cfg.toml:15: dpdk: port #1: exception_tap: 'a-very-long-tapname' is longer than an "
+     "interface name"},
 };
 
 INSTANTIATE_TEST_SUITE_P(Config, ConfigError, testing::ValuesIn(kErrorCases),
@@ -532,6 +560,52 @@ TEST(ConfigDefaults, AbsentKeysKeepTheDocumentedDefaults) {
   EXPECT_EQ(vip.health.timeout_ms, 1000u);
   EXPECT_EQ(vip.backends[0].weight, 100u);
   EXPECT_EQ(vip.backends[0].state, ANYLB_BACKEND_ACTIVE);
+}
+
+TEST(ConfigDpdk, EveryFieldReachesTheConfig) {
+  auto config = parse(kNode + kVip + R"([dpdk]
+main_cpu = 1
+worker_cpus = [0, 2]
+hugepages = false
+memory_mb = 128
+mbufs = 4095
+rx_descriptors = 512
+tx_descriptors = 256
+burst = 16
+eal_args = ["--log-level", "lib.eal:debug"]
+[[dpdk.port]]
+device = "0000:03:00.0"
+exception_tap = "anylb0"
+[[dpdk.port]]
+device = "net_af_packet1,iface=veth1"
+)");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const DpdkConfig& d = config->dpdk;
+  EXPECT_EQ(d.main_cpu, 1u);
+  EXPECT_EQ(d.worker_cpus, (std::vector<uint32_t>{0, 2}));
+  EXPECT_FALSE(d.hugepages);
+  EXPECT_EQ(d.memory_mb, 128u);
+  EXPECT_EQ(d.mbufs, 4095u);
+  EXPECT_EQ(d.rx_descriptors, 512);
+  EXPECT_EQ(d.tx_descriptors, 256);
+  EXPECT_EQ(d.burst, 16);
+  EXPECT_EQ(d.eal_args, (std::vector<std::string>{"--log-level", "lib.eal:debug"}));
+  ASSERT_EQ(d.ports.size(), 2u);
+  EXPECT_EQ(d.ports[0].device, "0000:03:00.0");
+  EXPECT_EQ(d.ports[0].exception_tap, "anylb0");
+  EXPECT_EQ(d.ports[1].device, "net_af_packet1,iface=veth1");
+  EXPECT_EQ(d.ports[1].exception_tap, "");
+}
+
+TEST(ConfigDpdk, AbsentTableKeepsTheDocumentedDefaults) {
+  auto config = parse(kNode + kVip);
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  const DpdkConfig& d = config->dpdk;
+  EXPECT_EQ(d.main_cpu, 0u);
+  EXPECT_EQ(d.worker_cpus, (std::vector<uint32_t>{1}));
+  EXPECT_TRUE(d.hugepages);
+  EXPECT_EQ(d.burst, 32);
+  EXPECT_TRUE(d.ports.empty());
 }
 
 TEST(ConfigWarnings, SmallTableIsAWarningNotAnError) {

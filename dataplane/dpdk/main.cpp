@@ -1,0 +1,181 @@
+// anylb-dpdk: runs the DPDK fast path on the config's [dpdk] ports until
+// SIGINT/SIGTERM; SIGHUP reloads the config (a bad one keeps the running
+// state). Prints a stats line every --stats-interval seconds.
+#include <CLI/CLI.hpp>
+#include <fmt/core.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include "control/config/config.h"
+#include "control/tables/state_spec.h"
+#include "dataplane/dpdk/driver.h"
+#include "dataplane/dpdk/eal.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
+
+void on_signal(int sig) {
+  if (sig == SIGHUP) {
+    g_reload = true;
+  } else {
+    g_stop = true;
+  }
+}
+
+using anylb::Config;
+using anylb::dpdk::Driver;
+using anylb::dpdk::DriverOptions;
+using anylb::dpdk::EalOptions;
+
+EalOptions eal_options(const Config& c) {
+  EalOptions e;
+  e.main_cpu = c.dpdk.main_cpu;
+  e.worker_cpus = c.dpdk.worker_cpus;
+  e.hugepages = c.dpdk.hugepages;
+  e.memory_mb = c.dpdk.memory_mb;
+  e.extra = c.dpdk.eal_args;
+  for (const auto& p : c.dpdk.ports) e.pci = e.pci || anylb::dpdk::is_pci_address(p.device);
+  return e;
+}
+
+DriverOptions driver_options(const Config& c) {
+  DriverOptions o;
+  for (const auto& p : c.dpdk.ports) {
+    o.ports.push_back({p.device, p.exception_tap.empty() ? "" : anylb::dpdk::tap_device(p.exception_tap)});
+  }
+  if (o.ports.empty()) {
+    // The kernel keeps seeing an af_packet interface's frames: no exception port needed.
+    o.ports.push_back({"net_af_packet0,iface=" + c.node.interface, ""});
+  }
+  o.mbufs = c.dpdk.mbufs;
+  o.rx_descriptors = c.dpdk.rx_descriptors;
+  o.tx_descriptors = c.dpdk.tx_descriptors;
+  o.burst = c.dpdk.burst;
+  o.flow_entries = c.node.flow_table_entries;
+  o.timeouts = anylb::flow_timeouts_from_config(c.timeouts);
+  return o;
+}
+
+void print_stats(const anylb::dpdk::DriverStats& s, const anylb::dpdk::DriverStats* before,
+                 double seconds) {
+  const auto& p = s.counters.path;
+  uint64_t drops = 0;
+  for (uint64_t d : s.counters.drops) drops += d;
+  const double rx_pps =
+      before && seconds > 0 ? double(s.plumbing.rx - before->plumbing.rx) / seconds : 0.0;
+  fmt::print(
+      "stats rx={} rx_pps={:.0f} tx={} replied={} passed={} exception_out={} exception_in={} "
+      "drops={} tx_refused={} flow_hits={} flow_misses={} evictions={} publications={}\n",
+      s.plumbing.rx, rx_pps, p.transmitted, p.replied, p.passed, s.plumbing.exception_out,
+      s.plumbing.exception_in, drops, s.plumbing.tx_refused + s.plumbing.exception_out_refused,
+      s.flows.hits, s.flows.misses, s.flows.evictions, s.publications);
+  for (size_t r = 1; r < s.counters.drops.size(); ++r) {
+    if (s.counters.drops[r] != 0) {
+      fmt::print("  drop {}={}\n", anylb::drop_reason_name(static_cast<anylb_drop_reason>(r)),
+                 s.counters.drops[r]);
+    }
+  }
+  std::fflush(stdout);
+}
+
+int fail(const std::string& message) {
+  fmt::print(stderr, "anylb-dpdk: {}\n", message);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"anylb DPDK fast path"};
+  std::string config_path;
+  double duration = 0;
+  double stats_interval = 5;
+  bool dry_run = false;
+  app.add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  app.add_option("--duration", duration, "stop after this many seconds (0: run until a signal)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stats-interval", stats_interval, "seconds between stats lines (0: none)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_flag("--dry-run", dry_run, "print the EAL arguments and ports, then exit");
+  CLI11_PARSE(app, argc, argv);
+
+  auto config = config_path.empty()
+                    ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
+                    : anylb::load_config_file(config_path);
+  if (!config) return fail(config.error().message);
+  for (const auto& w : config->warnings) fmt::print(stderr, "anylb-dpdk: warning: {}\n", w);
+  auto state = anylb::build_state_from_config(*config, nullptr);
+  if (!state) return fail(state.error().message);
+
+  const EalOptions eal = eal_options(*config);
+  const DriverOptions options = driver_options(*config);
+  if (dry_run) {
+    std::string line;
+    for (const auto& a : anylb::dpdk::eal_arguments(eal)) line += (line.empty() ? "" : " ") + a;
+    fmt::print("eal: {}\n", line);
+    for (const auto& p : options.ports) {
+      fmt::print("port: {}{}\n", p.device,
+                 p.exception_device.empty() ? "" : " exception: " + p.exception_device);
+    }
+    return 0;
+  }
+
+  if (auto ok = anylb::dpdk::init_eal(eal); !ok) return fail(ok.error().message);
+  auto driver = Driver::start(options, std::move(*state));
+  if (!driver) return fail(driver.error().message);
+  for (const auto& p : (*driver)->ports()) {
+    fmt::print("port {} ({}, driver {}): {} queue(s){}\n", p.port_id, p.name, p.driver, p.queues,
+               p.rss ? ", RSS" : "");
+  }
+  fmt::print("running: {} worker(s), {} VIP(s)\n", (*driver)->workers(),
+             config->vips.size());
+  std::fflush(stdout);
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
+
+  using clock = std::chrono::steady_clock;
+  const auto started = clock::now();
+  auto last_print = started;
+  auto last = (*driver)->stats();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const auto now = clock::now();
+    if (duration > 0 && std::chrono::duration<double>(now - started).count() >= duration) break;
+    if (g_reload.exchange(false)) {
+      auto next = config_path.empty()
+                      ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
+                      : anylb::load_config_file(config_path);
+      auto built = next ? anylb::build_state_from_config(*next, &(*driver)->state())
+                        : anylb::Result<anylb::ForwardingState>(next.error());
+      if (!built) {
+        fmt::print(stderr, "anylb-dpdk: reload failed, keeping the running state: {}\n",
+                   built.error().message);
+      } else {
+        const uint64_t waited_us = (*driver)->publish(std::move(*built));
+        fmt::print("reload: published {} VIP(s); workers released the old state in {} us\n",
+                   next->vips.size(), waited_us);
+        // Ports, workers and the flow-table size are fixed at start.
+      }
+      std::fflush(stdout);
+    }
+    const double since = std::chrono::duration<double>(now - last_print).count();
+    if (stats_interval > 0 && since >= stats_interval) {
+      auto s = (*driver)->stats();
+      print_stats(*s, last.get(), since);
+      last = std::move(s);
+      last_print = now;
+    }
+  }
+  const uint32_t leaked = (*driver)->stop();
+  auto final_stats = (*driver)->stats();
+  print_stats(*final_stats, nullptr, 0);
+  fmt::print("mbufs not returned after stop: {}\n", leaked);
+  return leaked == 0 ? 0 : 1;
+}
