@@ -94,16 +94,22 @@ Result<std::unique_ptr<Driver>> Driver::start(const DriverOptions& o, Forwarding
       bool ex_probed = false;
       auto ex_id = find_or_probe_port(spec.exception_device, ex_probed);
       if (!ex_id) return ex_id.error();
-      // The kernel side answers for the port: same MAC.
-      rte_ether_addr mac{};
-      if (rte_eth_macaddr_get(*port_id, &mac) == 0) {
-        rte_eth_dev_default_mac_addr_set(*ex_id, &mac);
-      }
       auto ex = configure_port(*ex_id, port->queues, true, o.rx_descriptors, o.tx_descriptors,
                                d->pool_);
       if (!ex) {
         if (ex_probed) close_port(PortSetup{*ex_id, "", 1, false, 0, 0, true, ""});
         return ex.error();
+      }
+      // The kernel side answers for the port, so it must own the port's MAC
+      // (set once started: net_tap applies it to the kernel interface then).
+      // A port without a MAC of its own (net_ring) leaves the TAP its own.
+      rte_ether_addr mac{};
+      if (rte_eth_macaddr_get(*port_id, &mac) == 0 && rte_is_valid_assigned_ether_addr(&mac)) {
+        if (int rc = rte_eth_dev_default_mac_addr_set(*ex_id, &mac); rc != 0) {
+          close_port(*ex);
+          return make_error("exception device '" + spec.exception_device +
+                            "': cannot take the port's MAC address: " + rte_strerror(-rc));
+        }
       }
       ex->probed = ex_probed;
       d->exception_ports_.push_back(*ex);
