@@ -15,7 +15,9 @@ PACKAGES=(
   # sanitizers and libFuzzer; clang also builds the BPF program
   clang libclang-rt-14-dev
   # the XDP fast path: libbpf, skeletons; namespaces and tunnels for its tests
-  libbpf-dev bpftool linux-libc-dev iproute2
+  libbpf-dev bpftool linux-libc-dev iproute2 procps
+  # the DPDK fast path (its PMDs come with it: net_af_packet, net_tap, net_pcap, net_ring, ...)
+  libdpdk-dev
 )
 
 missing=()
