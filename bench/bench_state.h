@@ -54,7 +54,7 @@ constexpr double kTargetDecideNs = 50;
 constexpr double kTargetMaglevBuildMs = 10;
 
 [[noreturn]] inline void die(const std::string& message) {
-  std::fprintf(stderr, "anylb-bench-core: setup: %s\n", message.c_str());
+  std::fprintf(stderr, "benchmark setup: %s\n", message.c_str());
   std::abort();
 }
 

@@ -456,6 +456,7 @@ bool is_arp(const Bytes& f, uint8_t op) {
 // for addresses it does not hold (arp_ignore=1), so the only answer can come
 // from the kernel behind the TAP, which holds 10.99.0.1.
 TEST(DpdkDriver, ExceptionPathCarriesArpBothWays) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (a TAP, a veth and a private network namespace)";
   if (access("/dev/net/tun", R_OK | W_OK) != 0) GTEST_SKIP() << "no /dev/net/tun: no TAP devices";
   ASSERT_EQ(std::system("ip link add exc-port type veth peer name exc-wire && "
                         "ip link set exc-port up && ip link set exc-wire up && "

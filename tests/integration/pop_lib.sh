@@ -18,7 +18,7 @@
 # The sourcing script sets HELPER, PY, DECAP, P, W, LB_IF and defines
 #   apply FILE      make FILE the fast path's config (first call: start it)
 #   lb_cleanup      stop the fast path (called from the EXIT trap)
-# and then calls pop_topology, pop_backends and the pop_check_* functions.
+# and then calls pop_topology, pop_backends, pop_checks_abcd and pop_check_stream.
 
 T0=$(date +%s.%N)
 elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
