@@ -70,6 +70,19 @@ uint64_t run_queue_wait_ns() {
   return waited;
 }
 
+// Free hugepage memory (MiB) from /proc/meminfo.
+uint64_t free_hugepage_mb() {
+  std::ifstream f("/proc/meminfo");
+  std::string key;
+  uint64_t free_pages = 0, page_kb = 0, value = 0;
+  while (f >> key >> value) {
+    if (key == "HugePages_Free:") free_pages = value;
+    if (key == "Hugepagesize:") page_kb = value;
+    f.ignore(256, '\n');
+  }
+  return free_pages * page_kb / 1024;
+}
+
 // One ring loop: the port, its exception port, and the frames in flight.
 class RingLoop {
  public:
@@ -298,12 +311,18 @@ int main(int argc, char** argv) {
   CLI::App app{"anylb DPDK driver benchmark (in-process ring loop)"};
   Options o;
   bool short_run = false, hugepages = false;
+  std::string only;
   app.add_option("--flows", o.flows, "distinct flows (= frames in the loop)")->check(CLI::Range(64u, 1u << 20));
   app.add_option("--frames", o.frames_per_run, "frames per run")->check(CLI::Range(10'000u, 1u << 30));
   app.add_option("--runs", o.runs, "runs per path and case")->check(CLI::Range(1, 101));
-  app.add_flag("--hugepages", hugepages, "EAL with hugepages (default: --no-huge)");
+  bool no_hugepages = false;
+  app.add_flag("--hugepages", hugepages, "EAL with hugepages (default: when 256 MiB are free)");
+  app.add_flag("--no-hugepages", no_hugepages, "EAL with --no-huge");
   app.add_flag("--short", short_run, "few, short runs (meson benchmark)");
+  app.add_option("--case", only, "run one case only")
+      ->check(CLI::IsMember({"established", "new", "not-vip"}));
   CLI11_PARSE(app, argc, argv);
+  if (!hugepages && !no_hugepages) hugepages = free_hugepage_mb() >= 256;
   if (short_run) {
     o.frames_per_run = 200'000;
     o.runs = 3;
@@ -329,7 +348,9 @@ int main(int argc, char** argv) {
   std::printf("anylb-bench-dpdk: %u flows (one 60-byte frame each, web 192.0.2.10:80/tcp, IPIP), "
               "%u frames per run, %d runs, flow table %u entries, TSC %.2f GHz, %s\n",
               o.flows, o.frames_per_run, o.runs, o.flow_entries, ghz,
-              hugepages ? "hugepages" : "no hugepages");
+              hugepages ? "hugepages"
+                        : "no hugepages (echo 512 > /proc/sys/vm/nr_hugepages for the faster "
+                          "figures)");
   std::printf("  worker lcore %u on CPU %u; median and max over runs not disturbed by the scheduler\n\n",
               worker_lcore, rte_lcore_to_cpu_id(static_cast<int>(worker_lcore)));
   std::printf("  %-12s %-11s %9s %9s %9s   %s\n", "case", "path", "cyc/pkt", "Mpps", "max Mpps",
@@ -338,6 +359,8 @@ int main(int argc, char** argv) {
   Bench one("w1", pool, o);
   double est_driver = 0, est_core = 0;
   for (Case c : {Case::Established, Case::NewFlows, Case::NotVip}) {
+    const char* key = c == Case::Established ? "established" : c == Case::NewFlows ? "new" : "not-vip";
+    if (!only.empty() && only != key) continue;
     one.loop.load(c, o.flows);
     std::vector<Run> driver, io, core;
     anylb::FlowTable core_flows(o.flow_entries, anylb::FlowTimeoutsMs{});
@@ -367,11 +390,13 @@ int main(int argc, char** argv) {
       est_core = k.median_mpps;
     }
   }
-  std::printf("targets (established): driver / core alone %.2f (>= 0.8), driver %.2f Mpps per "
-              "worker lcore (>= 15)\n",
-              est_driver / est_core, est_driver);
+  if (est_core > 0) {
+    std::printf("targets (established): driver / core alone %.2f (>= 0.8), driver %.2f Mpps per "
+                "worker lcore (>= 15)\n",
+                est_driver / est_core, est_driver);
+  }
 
-  if (o.two_workers && rte_lcore_count() >= 2 && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+  if (o.two_workers && est_driver > 0 && rte_lcore_count() >= 2 && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
     // Two workers: lcore 1 and the main lcore (CPU 0), each its own loop and table.
     Bench two("w2", pool, o);
     one.loop.load(Case::Established, o.flows);
