@@ -244,18 +244,21 @@ Decision decide(PacketBuffer& buf, const ForwardingState& st, FlowTable& flows, 
 
 void decide_burst(std::span<PacketBuffer> bufs, const ForwardingState& st, FlowTable& flows,
                   uint32_t now_ms, Counters& c, std::span<Decision> out) {
-  // Passes over each chunk: parse and hash, prefetch each flow's first
-  // bucket, read the buckets (prefetching the matching entry), decide. The cache misses of a chunk overlap instead of queueing.
+  // Passes over each chunk: parse and hash; load each flow's first bucket;
+  // read the buckets again and prefetch the matching entry; decide. The cache
+  // misses of a chunk overlap instead of queueing.
   PreparedPacket prepared[kMaxBurst];
   for (size_t base = 0; base < bufs.size(); base += kMaxBurst) {
     const size_t n = std::min(bufs.size() - base, kMaxBurst);
     for (size_t i = 0; i < n; ++i) prepare_packet(bufs[base + i], st, prepared[i]);
-    // The bucket prefetches in a loop of their own: a prefetch that misses the
-    // TLB holds its place in the reorder window through the page walk (in a
-    // VM, a nested one), and between parses only two or three would fit in
-    // flight; back to back, the whole burst's walks overlap.
+    // Every first bucket of the chunk is loaded back to back, by loads rather
+    // than prefetches. In this loop the misses (and their TLB walks: nested
+    // ones in a VM) all overlap; interleaved with the parses, only two or
+    // three fit in the reorder window. And a software prefetch that misses
+    // the TLB while the page walkers are busy may be dropped, where a load
+    // waits its turn.
     for (size_t i = 0; i < n; ++i) {
-      if (prepared[i].vip != nullptr) flows.prefetch_bucket(prepared[i].hash);
+      if (prepared[i].vip != nullptr) flows.load_bucket(prepared[i].hash);
     }
     for (size_t i = 0; i < n; ++i) {
       if (prepared[i].vip != nullptr) flows.prefetch_entry(prepared[i].hash);

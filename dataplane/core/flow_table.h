@@ -99,6 +99,11 @@ class FlowTable {
   // will read. prefetch_bucket first; prefetch_entry once that line is likely
   // in cache (it reads it to find which entry line to load).
   void prefetch_bucket(uint32_t hash) const { prefetch_line(&groups_[first_bucket(hash)].bucket); }
+  // A real (volatile, so kept) load of the first bucket line: for bursts,
+  // where a dropped prefetch costs more than a load that waits (decide_burst).
+  void load_bucket(uint32_t hash) const {
+    (void)*static_cast<const volatile uint32_t*>(&groups_[first_bucket(hash)].bucket.sig[0]);
+  }
   void prefetch_entry(uint32_t hash) const {
     const Group& g = groups_[first_bucket(hash)];
     const uint32_t sig = signature(hash);
