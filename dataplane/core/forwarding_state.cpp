@@ -87,6 +87,28 @@ const Vip* ForwardingState::find_vip_by_name(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// True when the previous state's table of this VIP was built from exactly
+// these backends (ids, addresses, weights, in order) and size.
+bool same_table_inputs(const Vip& old, const ForwardingState& previous,
+                       const std::vector<MaglevBackend>& in_table, uint32_t table_size) {
+  if (old.table.slots.size() != table_size) return false;
+  size_t k = 0;
+  for (uint32_t id : old.backend_ids) {
+    const Backend* b = previous.backend(id);
+    if (b == nullptr || b->state != ANYLB_BACKEND_ACTIVE || b->weight == 0) continue;
+    if (k >= in_table.size() || in_table[k].id != b->id || in_table[k].address != b->address ||
+        in_table[k].weight != b->weight) {
+      return false;
+    }
+    ++k;
+  }
+  return k == in_table.size();
+}
+
+}  // namespace
+
 Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
                                                const ForwardingState* previous) {
   if (spec.vips.size() > kMaxVipIds) {
@@ -244,6 +266,12 @@ Result<ForwardingState> build_forwarding_state(const StateSpec& spec,
       }
     }
     const Vip* old = previous ? previous->vip(v.id) : nullptr;
+    if (old != nullptr && same_table_inputs(*old, *previous, in_table, vs.table_size)) {
+      // Nothing the table depends on changed: a health change elsewhere must
+      // not rebuild every VIP's table (1.6 ms each at M = 65537).
+      v.table = old->table;
+      continue;
+    }
     auto built = build_maglev(in_table, vs.table_size, old ? old->table : kNoTable);
     if (!built) return make_error(vip_context(vs) + ": " + built.error().message);
     v.table = std::move(built->table);

@@ -135,5 +135,24 @@ TEST(ForwardingState, ChangedSlotsReportedPerVip) {
   EXPECT_TRUE(after.find_vip_by_name("dns")->changed_slots.empty());
 }
 
+TEST(ForwardingState, UnchangedVipKeepsItsTableWithoutARebuild) {
+  const ForwardingState before = build_or_die(test_spec());
+  StateSpec s = test_spec();
+  s.vips[0].backends[1].weight = 300;  // web changes; dns does not
+  const ForwardingState after = build_or_die(s, &before);
+  EXPECT_EQ(after.find_vip_by_name("dns")->table, before.find_vip_by_name("dns")->table);
+  EXPECT_TRUE(after.find_vip_by_name("dns")->changed_slots.empty());
+  EXPECT_NE(after.find_vip_by_name("web")->table, before.find_vip_by_name("web")->table);
+  // The kept table is the one a full build gives.
+  const ForwardingState fresh = build_or_die(s);
+  EXPECT_EQ(after.find_vip_by_name("dns")->table, fresh.find_vip_by_name("dns")->table);
+  EXPECT_EQ(after.find_vip_by_name("web")->table, fresh.find_vip_by_name("web")->table);
+  // A backend that leaves the table (draining) is a change too.
+  StateSpec d = s;
+  d.vips[1].backends[0].state = ANYLB_BACKEND_DRAINING;
+  const ForwardingState drained = build_or_die(d, &after);
+  EXPECT_FALSE(drained.find_vip_by_name("dns")->changed_slots.empty());
+}
+
 }  // namespace
 }  // namespace anylb::test
