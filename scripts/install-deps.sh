@@ -16,6 +16,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # the XDP fast path: libbpf, skeletons; namespaces and tunnels for its tests
   libbpf-dev bpftool linux-libc-dev iproute2 procps
+  # the control plane: admin API JSON, the BGP speaker its tests run
+  nlohmann-json3-dev bird2
   # the DPDK fast path (its PMDs come with it: net_af_packet, net_tap, net_pcap, net_ring, ...)
   libdpdk-dev
 )

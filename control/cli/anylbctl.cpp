@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "control/cli/daemon_client.h"
 #include "control/cli/lookup.h"
 #include "control/cli/replay.h"
 #include "control/cli/simulate.h"
@@ -62,6 +63,34 @@ int main(int argc, char** argv) {
   lookup->add_option("sport", q.sport, "client port")->required();
   lookup->add_option("dst", q.dst, "VIP address")->required();
   lookup->add_option("dport", q.dport, "VIP port")->required();
+  bool lookup_live = false;
+  lookup->add_flag("--live", lookup_live, "ask the running anylbd (its state, health applied)");
+
+  // Commands for the running anylbd, through its admin API.
+  anylb::DaemonCommand dc;
+  std::vector<CLI::App*> daemon_cmds;
+  auto daemon_cmd = [&](const char* name, const char* help) {
+    auto* cmd = app.add_subcommand(name, help);
+    cmd->add_option("--socket,-s", dc.socket, "anylbd's admin socket")->capture_default_str();
+    daemon_cmds.push_back(cmd);
+    return cmd;
+  };
+  daemon_cmd("status", "The daemon: fast path, readiness, drain, speaker, publication times");
+  daemon_cmd("vips", "Each VIP: route announced or not and why, healthy backends, traffic");
+  daemon_cmd("backends", "Each backend: health, weight, state, traffic, last check");
+  auto* drain = daemon_cmd("drain", "Withdraw every VIP of this node; flows keep being forwarded");
+  drain->add_option("--watch", dc.count, "then show the traffic bleeding off, for N seconds");
+  daemon_cmd("undrain", "Announce the VIPs again (as their health allows)");
+  daemon_cmd("reload", "Re-read the config file; on error nothing changes");
+  auto* weight = daemon_cmd("weight", "Set a backend's weight at run time");
+  weight->add_option("vip", dc.vip, "VIP name")->required();
+  weight->add_option("backend", dc.backend, "backend address")->required();
+  weight->add_option("weight", dc.weight, "0..65535")->required();
+  auto* top = daemon_cmd("top", "Live rates per VIP, refreshed");
+  top->add_option("--interval", dc.interval_s, "seconds between refreshes")
+      ->check(CLI::Range(0.1, 3600.0));
+  top->add_option("--count", dc.count, "refreshes, then exit (0: until interrupted)");
+  lookup->add_option("--socket,-s", dc.socket, "anylbd's admin socket (with --live)");
 
   auto* replay = app.add_subcommand(
       "replay", "Run a capture through the model or the BPF program; write what it sends");
@@ -96,6 +125,18 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+
+  for (auto* cmd : daemon_cmds) {
+    if (*cmd) {
+      dc.name = cmd->get_name();
+      return anylb::run_daemon_command(dc, stdout);
+    }
+  }
+  if (*lookup && lookup_live) {
+    dc.name = "lookup";
+    dc.lookup = q;
+    return anylb::run_daemon_command(dc, stdout);
   }
 
 #if ANYLB_HAVE_XDP

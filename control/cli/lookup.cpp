@@ -12,6 +12,14 @@
 namespace anylb {
 
 Result<std::string> explain_lookup(const Config& config, const LookupQuery& q) {
+  auto state = build_state_from_config(config, nullptr);
+  if (!state) return state.error();
+  return explain_lookup(config, *state, q);
+}
+
+Result<std::string> explain_lookup(const Config& config, const ForwardingState& live,
+                                   const LookupQuery& q) {
+  const ForwardingState* state = &live;
   uint8_t proto;
   if (q.protocol == "tcp") {
     proto = 6;
@@ -27,8 +35,6 @@ Result<std::string> explain_lookup(const Config& config, const LookupQuery& q) {
   if (src->family != dst->family) {
     return make_error("source " + q.src + " and destination " + q.dst + ": different families");
   }
-  auto state = build_state_from_config(config, nullptr);
-  if (!state) return state.error();
 
   const anylb_flow_key key = make_flow_key(*src, q.sport, *dst, q.dport, proto);
   SyntheticFrame frame = make_flow_frame(key, proto == 6 ? kTcpSyn : 0);

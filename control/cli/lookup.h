@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "control/config/config.h"
+#include "dataplane/core/forwarding_state.h"
 #include "dataplane/core/result.h"
 
 namespace anylb {
@@ -20,5 +21,9 @@ struct LookupQuery {
 
 // A human-readable explanation; errors name the bad argument.
 Result<std::string> explain_lookup(const Config& config, const LookupQuery& query);
+// The same against a built state (the live daemon's, health applied). A new
+// flow's answer: the flow table of the running fast path is not consulted.
+Result<std::string> explain_lookup(const Config& config, const ForwardingState& state,
+                                   const LookupQuery& query);
 
 }  // namespace anylb

@@ -83,6 +83,32 @@ struct PinnedFd {
 
 }  // namespace
 
+Result<std::unique_ptr<Counters>> read_xdp_counters(const XdpMaps& maps,
+                                                    const ForwardingState& state) {
+  auto c = std::make_unique<Counters>();
+  auto p = sum_per_cpu<anylb_path_stats>(maps.path_stats, 0);
+  if (!p) return p.error();
+  c->path = *p;
+  for (uint32_t r = 1; r < ANYLB_DROP_REASON_COUNT; ++r) {
+    auto n = sum_per_cpu<uint64_t>(maps.drop_stats, r);
+    if (!n) return n.error();
+    c->drops[r] = *n;
+  }
+  for (const Vip& v : state.vips) {
+    if (!v.present) continue;
+    auto s = sum_per_cpu<anylb_vip_stats>(maps.vip_stats, v.id);
+    if (!s) return s.error();
+    c->vip[v.id] = *s;
+  }
+  for (const Backend& b : state.backends) {
+    if (!b.present) continue;
+    auto s = sum_per_cpu<anylb_backend_stats>(maps.backend_stats, b.id);
+    if (!s) return s.error();
+    c->backend[b.id] = *s;
+  }
+  return c;
+}
+
 Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root) {
   const std::string dir = pin_dir_for(pin_root, interface);
   PinnedFd path{bpf_obj_get((dir + "/path_stats").c_str())};

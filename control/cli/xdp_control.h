@@ -3,11 +3,14 @@
 // counters, stop.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "control/config/config.h"
 #include "dataplane/core/result.h"
+#include "dataplane/core/counters.h"
 #include "xdp/state_writer.h"
+#include "xdp/xdp_program.h"
 
 namespace anylb {
 
@@ -20,6 +23,10 @@ struct ApplyReport {
 // pin_root: where the maps and the link are pinned (kDefaultPinRoot).
 Result<ApplyReport> xdp_apply(const Config& config, bool generic, const std::string& pin_root);
 Result<bool> xdp_stop(const std::string& interface, const std::string& pin_root);
+// The program's counters summed over CPUs, for the VIPs and backends of `state`.
+Result<std::unique_ptr<Counters>> read_xdp_counters(const XdpMaps& maps,
+                                                    const ForwardingState& state);
+
 // Counters summed over CPUs, as text.
 Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root);
 

@@ -39,6 +39,9 @@ struct NodeConfig {
   uint16_t gue_port = 6080;
   uint16_t mtu = 1500;  // largest IP packet the egress link carries
   uint32_t flow_table_entries = 1u << 20;  // per core
+  // A draining backend keeps its flows until they end, or until this long
+  // after it started draining (then it is down); 0: no limit.
+  uint32_t drain_grace_ms = 0;
 };
 
 // Idle timeouts of flow-table entries, in seconds.
@@ -112,9 +115,30 @@ struct DpdkConfig {
   std::vector<DpdkPortConfig> ports;
 };
 
+enum class SpeakerKind { None, Bird, ExaBgp };
+
+// [bgp]: how anylbd announces and withdraws the VIP routes.
+struct BgpConfig {
+  SpeakerKind speaker = SpeakerKind::None;
+  std::string bird_socket = "/run/bird/bird.ctl";
+  std::string protocol_prefix = "anylb_";  // BIRD: static protocol per VIP, prefix + name
+  std::string exabgp_pipe = "-";           // ExaBGP: "-" = stdout (anylbd as its process)
+  uint32_t announce_hold_ms = 10'000;      // healthy this long before re-announcing
+  uint32_t retry_ms = 2'000;               // speaker unreachable: retry after
+  uint32_t shutdown_grace_ms = 5'000;      // withdraw, wait this long, then stop
+};
+
+// [api]: the admin API.
+struct ApiConfig {
+  std::string socket = "/run/anylb/anylbd.sock";  // Unix socket, mode 0600
+  uint16_t tcp_port = 0;  // also on 127.0.0.1:port (and [::1]); 0: no TCP
+};
+
 struct Config {
   std::string source;  // file name (or "<embedded>") used in messages
   NodeConfig node;
+  BgpConfig bgp;
+  ApiConfig api;
   DpdkConfig dpdk;
   FlowTimeouts timeouts;
   std::vector<VipConfig> vips;
@@ -147,5 +171,6 @@ const char* encap_name(anylb_encap encap);
 const char* backend_state_name(anylb_backend_state state);
 const char* dataplane_name(DataplaneKind kind);
 const char* health_check_kind_name(HealthCheckKind kind);
+const char* speaker_kind_name(SpeakerKind kind);
 
 }  // namespace anylb

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,6 +36,8 @@ constexpr NamedValue<anylb_encap> kEncaps[] = {{"ipip", ANYLB_ENCAP_IPIP},
 constexpr NamedValue<anylb_backend_state> kBackendStates[] = {{"active", ANYLB_BACKEND_ACTIVE},
                                                               {"draining", ANYLB_BACKEND_DRAINING},
                                                               {"down", ANYLB_BACKEND_DOWN}};
+constexpr NamedValue<SpeakerKind> kSpeakers[] = {
+    {"none", SpeakerKind::None}, {"bird", SpeakerKind::Bird}, {"exabgp", SpeakerKind::ExaBgp}};
 constexpr NamedValue<HealthCheckKind> kHealthKinds[] = {{"none", HealthCheckKind::None},
                                                         {"tcp", HealthCheckKind::Tcp},
                                                         {"http", HealthCheckKind::Http},
@@ -62,6 +65,8 @@ class ConfigReader : public Reader {
   bool read_node(const Scope& s, NodeConfig& node);
   bool read_timeouts(const Scope& s, FlowTimeouts& timeouts);
   bool read_dpdk(const Scope& s, DpdkConfig& dpdk);
+  bool read_bgp(const Scope& s, BgpConfig& bgp);
+  bool read_api(const Scope& s, ApiConfig& api);
   bool read_dpdk_port(const toml::table& t, size_t index, DpdkPortConfig& port);
   bool read_vip(const toml::table& t, size_t index, VipConfig& vip);
   bool read_health(const Scope& s, const VipConfig& vip, HealthCheckConfig& health);
@@ -71,7 +76,7 @@ class ConfigReader : public Reader {
 
 bool ConfigReader::read_document(const toml::table& doc, Config& config) {
   const Scope top{doc, "", "", 1};
-  if (!check_keys(top, {"node", "timeouts", "dpdk", "vip"})) return false;
+  if (!check_keys(top, {"node", "timeouts", "bgp", "api", "dpdk", "vip"})) return false;
 
   const toml::table* node = nullptr;
   if (!read_table(top, "node", "[node]", node)) return false;
@@ -84,6 +89,13 @@ bool ConfigReader::read_document(const toml::table& doc, Config& config) {
       !read_timeouts({*timeouts, "timeouts", ".", line_of(*timeouts)}, config.timeouts)) {
     return false;
   }
+
+  const toml::table* bgp = nullptr;
+  if (!read_table(top, "bgp", "[bgp]", bgp)) return false;
+  if (bgp != nullptr && !read_bgp({*bgp, "bgp", ".", line_of(*bgp)}, config.bgp)) return false;
+  const toml::table* api = nullptr;
+  if (!read_table(top, "api", "[api]", api)) return false;
+  if (api != nullptr && !read_api({*api, "api", ".", line_of(*api)}, config.api)) return false;
 
   const toml::table* dpdk = nullptr;
   if (!read_table(top, "dpdk", "[dpdk]", dpdk)) return false;
@@ -107,7 +119,8 @@ bool ConfigReader::read_document(const toml::table& doc, Config& config) {
 bool ConfigReader::read_node(const Scope& s, NodeConfig& node) {
   if (!check_keys(s, {"name", "dataplane", "interface", "gateway_mac", "hash_seed",
                       "tunnel_source_v4", "tunnel_source_v4_prefix", "tunnel_source_v6",
-                      "tunnel_source_v6_prefix", "gue_port", "mtu", "flow_table_entries"})) {
+                      "tunnel_source_v6_prefix", "gue_port", "mtu", "flow_table_entries",
+                      "drain_grace"})) {
     return false;
   }
   if (!require(s, "name") || !read_string(s, "name", node.name)) return false;
@@ -146,7 +159,8 @@ bool ConfigReader::read_node(const Scope& s, NodeConfig& node) {
   }
   // The flow table indexes by hash & (size - 1).
   constexpr int64_t kMaxFlows = int64_t{1} << 28;
-  if (!read_integer(s, "flow_table_entries", node.flow_table_entries, 1024, kMaxFlows)) {
+  if (!read_integer(s, "flow_table_entries", node.flow_table_entries, 1024, kMaxFlows) ||
+      !read_duration_ms(s, "drain_grace", node.drain_grace_ms)) {
     return false;
   }
   if ((node.flow_table_entries & (node.flow_table_entries - 1)) != 0) {
@@ -165,6 +179,39 @@ bool ConfigReader::read_timeouts(const Scope& s, FlowTimeouts& t) {
          read_integer(s, "tcp_closing", t.tcp_closing, 1, kDay, " seconds") &&
          read_integer(s, "udp", t.udp, 1, kDay, " seconds") &&
          read_integer(s, "other", t.other, 1, kDay, " seconds");
+}
+
+bool ConfigReader::read_bgp(const Scope& s, BgpConfig& b) {
+  if (!check_keys(s, {"speaker", "bird_socket", "protocol_prefix", "exabgp_pipe", "announce_hold",
+                      "retry", "shutdown_grace"}) ||
+      !read_choice(s, "speaker", b.speaker, kSpeakers) ||
+      !read_string(s, "bird_socket", b.bird_socket) ||
+      !read_string(s, "protocol_prefix", b.protocol_prefix, true) ||
+      !read_string(s, "exabgp_pipe", b.exabgp_pipe) ||
+      !read_duration_ms(s, "announce_hold", b.announce_hold_ms) ||
+      !read_duration_ms(s, "retry", b.retry_ms) ||
+      !read_duration_ms(s, "shutdown_grace", b.shutdown_grace_ms)) {
+    return false;
+  }
+  for (char c : b.protocol_prefix) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return fail(s.line_of_key("protocol_prefix"),
+                  s.field("protocol_prefix") + ": '" + b.protocol_prefix +
+                      "' may hold only letters, digits and '_' (a BIRD symbol)");
+    }
+  }
+  return true;
+}
+
+bool ConfigReader::read_api(const Scope& s, ApiConfig& a) {
+  if (!check_keys(s, {"socket", "tcp_port"}) || !read_string(s, "socket", a.socket) ||
+      !read_integer(s, "tcp_port", a.tcp_port, 0, 65535)) {
+    return false;
+  }
+  if (a.socket.size() > 107) {  // sizeof(sockaddr_un.sun_path) - 1
+    return fail(s.line_of_key("socket"), s.field("socket") + ": longer than 107 characters");
+  }
+  return true;
 }
 
 bool ConfigReader::read_dpdk(const Scope& s, DpdkConfig& d) {
@@ -436,6 +483,7 @@ const char* backend_state_name(anylb_backend_state state) {
   return name_of(kBackendStates, state, "unknown");
 }
 const char* dataplane_name(DataplaneKind kind) { return name_of(kDataplanes, kind, "unknown"); }
+const char* speaker_kind_name(SpeakerKind kind) { return name_of(kSpeakers, kind, "unknown"); }
 const char* health_check_kind_name(HealthCheckKind kind) {
   return name_of(kHealthKinds, kind, "unknown");
 }

@@ -26,6 +26,20 @@ StateSpec state_spec_from_config(const Config& config) {
   return spec;
 }
 
+StateSpec state_spec_from_config(const Config& config, const HealthyFn& healthy,
+                                 const RuntimeOverrides& overrides) {
+  StateSpec spec = state_spec_from_config(config);
+  for (VipSpec& v : spec.vips) {
+    for (BackendSpec& b : v.backends) {
+      if (auto w = overrides.weights.find({v.name, b.address}); w != overrides.weights.end()) {
+        b.weight = w->second;
+      }
+      if (!healthy(v.name, b.address)) b.state = ANYLB_BACKEND_DOWN;
+    }
+  }
+  return spec;
+}
+
 FlowTimeoutsMs flow_timeouts_from_config(const FlowTimeouts& t) {
   FlowTimeoutsMs ms;
   ms.tcp_syn = t.tcp_syn * 1000;

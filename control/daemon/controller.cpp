@@ -1,0 +1,278 @@
+#include "control/daemon/controller.h"
+
+#include <chrono>
+
+namespace anylb {
+
+void PublishTimings::add(double ms) {
+  ++count;
+  last_ms = ms;
+  sum_ms += ms;
+  if (ms > max_ms) max_ms = ms;
+}
+
+Controller::Controller(Config config, std::unique_ptr<Dataplane> dataplane,
+                       std::unique_ptr<BgpSpeaker> speaker)
+    : config_(std::move(config)), dataplane_(std::move(dataplane)), speaker_(std::move(speaker)) {}
+
+bool Controller::effective_healthy(const std::string& vip, const IpAddress& b,
+                                   uint64_t now_ms) const {
+  if (!health_.healthy(vip, b)) return false;
+  // A draining backend past node.drain_grace is treated as gone.
+  if (config_.node.drain_grace_ms != 0) {
+    auto it = draining_since_.find({vip, b});
+    if (it != draining_since_.end() && now_ms - it->second >= config_.node.drain_grace_ms) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Controller::track_draining(uint64_t now_ms) {
+  std::map<Key, uint64_t> next;
+  for (const VipConfig& v : config_.vips) {
+    for (const BackendConfig& b : v.backends) {
+      if (b.state != ANYLB_BACKEND_DRAINING) continue;
+      auto it = draining_since_.find({v.name, b.address});
+      next[{v.name, b.address}] = it != draining_since_.end() ? it->second : now_ms;
+    }
+  }
+  draining_since_ = std::move(next);
+}
+
+Result<bool> Controller::rebuild(uint64_t now_ms) {
+  const StateSpec spec = state_spec_from_config(
+      config_, [&](const std::string& v, const IpAddress& b) { return effective_healthy(v, b, now_ms); },
+      overrides_);
+  auto built = build_forwarding_state(spec, ready_ ? &state_ : nullptr);
+  if (!built) return built.error();
+  if (ready_) {
+    if (auto ok = dataplane_->publish(*built); !ok) return ok.error();
+  }
+  state_ = std::move(*built);
+  return true;
+}
+
+Result<bool> Controller::start(uint64_t now_ms) {
+  if (auto ok = health_.configure(config_, now_ms); !ok) return ok.error();
+  track_draining(now_ms);
+  if (auto ok = rebuild(now_ms); !ok) return ok.error();
+  if (auto ok = dataplane_->start(config_, state_); !ok) return ok.error();
+  ready_ = true;
+  announce(now_ms);
+  return true;
+}
+
+std::vector<HealthChange> Controller::tick(uint64_t now_ms, int wait_ms) {
+  const auto changes = health_.step(wait_ms, now_ms);
+  bool grace_expired = false;
+  if (config_.node.drain_grace_ms != 0) {
+    for (const auto& [key, since] : draining_since_) {
+      // Exactly when it crosses: one rebuild, not one per tick.
+      if (now_ms - since >= config_.node.drain_grace_ms &&
+          now_ms - since < config_.node.drain_grace_ms + static_cast<uint64_t>(wait_ms) + 50) {
+        grace_expired = true;
+      }
+    }
+  }
+  if (ready_ && (!changes.empty() || grace_expired)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (rebuild(now_ms).ok()) {
+      publish_.add(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                       .count());
+    }
+  }
+  announce(now_ms);
+  return changes;
+}
+
+void Controller::announce(uint64_t now_ms) {
+  std::map<std::string, bool> wanted;
+  for (const VipConfig& v : config_.vips) {
+    uint32_t healthy = 0;
+    for (const BackendConfig& b : v.backends) {
+      if (b.state == ANYLB_BACKEND_ACTIVE && effective_healthy(v.name, b.address, now_ms)) {
+        ++healthy;
+      }
+    }
+    auto it = policies_.try_emplace(v.name, config_.bgp.announce_hold_ms).first;
+    const bool withdrawn_by_operator = drained_ || shutdown_at_ms_.has_value();
+    wanted[v.name] =
+        it->second.evaluate({ready_, withdrawn_by_operator, healthy, v.min_healthy}, now_ms);
+    routes_[v.name] = v.address;
+  }
+  // A VIP gone from the config is withdrawn.
+  for (const auto& [name, was] : told_) wanted.try_emplace(name, false);
+
+  if (speaker_ && !speaker_error_.empty() && now_ms < speaker_retry_ms_) return;
+  for (const auto& [name, want] : wanted) {
+    auto told = told_.find(name);
+    if (told != told_.end() && told->second == want) continue;
+    // Also a first "withdraw": a previous anylbd may have left it announced.
+    if (speaker_) {
+      if (auto ok = speaker_->set({name, routes_[name]}, want); !ok) {
+        speaker_error_ = ok.error().message;
+        speaker_retry_ms_ = now_ms + config_.bgp.retry_ms;
+        return;
+      }
+    }
+    told_[name] = want;
+  }
+  speaker_error_.clear();
+  for (auto it = told_.begin(); it != told_.end();) {
+    const bool in_config = policies_.count(it->first) != 0;
+    it = (!in_config && !it->second) ? told_.erase(it) : std::next(it);
+  }
+}
+
+Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms) {
+  std::vector<std::string> notes;
+  auto restart_note = [&](bool changed, const char* what) {
+    if (changed) notes.push_back(std::string(what) + " changed: takes effect on restart");
+  };
+  restart_note(next.node.dataplane != config_.node.dataplane, "node.dataplane");
+  restart_note(next.node.interface != config_.node.interface, "node.interface");
+  restart_note(next.node.flow_table_entries != config_.node.flow_table_entries,
+               "node.flow_table_entries");
+  restart_note(next.bgp.speaker != config_.bgp.speaker || next.bgp.bird_socket != config_.bgp.bird_socket,
+               "bgp.speaker");
+  restart_note(next.api.socket != config_.api.socket || next.api.tcp_port != config_.api.tcp_port,
+               "[api]");
+  // Try everything on copies first: a bad config changes nothing.
+  HealthMonitor probe_check;
+  if (auto ok = probe_check.configure(next, now_ms); !ok) return ok.error();
+  Config old = std::move(config_);
+  config_ = std::move(next);
+  // Settings that need a restart keep their running values.
+  config_.node.dataplane = old.node.dataplane;
+  config_.node.interface = old.node.interface;
+  config_.node.flow_table_entries = old.node.flow_table_entries;
+  config_.bgp.speaker = old.bgp.speaker;
+  config_.bgp.bird_socket = old.bgp.bird_socket;
+  config_.api = old.api;
+  config_.dpdk = old.dpdk;
+  // Operator weights for backends that are gone go with them.
+  for (auto it = overrides_.weights.begin(); it != overrides_.weights.end();) {
+    bool present = false;
+    for (const VipConfig& v : config_.vips) {
+      if (v.name != it->first.first) continue;
+      for (const BackendConfig& b : v.backends) present = present || b.address == it->first.second;
+    }
+    it = present ? std::next(it) : overrides_.weights.erase(it);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  auto saved_draining = draining_since_;
+  track_draining(now_ms);
+  if (auto ok = rebuild(now_ms); !ok) {
+    config_ = std::move(old);
+    draining_since_ = std::move(saved_draining);
+    return ok.error();
+  }
+  publish_.add(
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  (void)health_.configure(config_, now_ms);  // checked above: cannot fail now
+  for (auto it = policies_.begin(); it != policies_.end();) {
+    bool present = false;
+    for (const VipConfig& v : config_.vips) present = present || v.name == it->first;
+    it = present ? std::next(it) : policies_.erase(it);
+  }
+  announce(now_ms);
+  return notes;
+}
+
+Result<bool> Controller::set_weight(const std::string& vip, const std::string& backend,
+                                    int64_t weight, uint64_t now_ms) {
+  if (weight < 0 || weight > 65535) {
+    return make_error("weight " + std::to_string(weight) + ": must be 0..65535");
+  }
+  auto address = parse_ip_address(backend);
+  if (!address) return make_error("backend '" + backend + "': not an IP address");
+  const VipConfig* v = nullptr;
+  for (const VipConfig& c : config_.vips) v = c.name == vip ? &c : v;
+  if (v == nullptr) return make_error("unknown VIP '" + vip + "'");
+  bool found = false;
+  for (const BackendConfig& b : v->backends) found = found || b.address == *address;
+  if (!found) return make_error("VIP '" + vip + "' has no backend " + address->to_string());
+  const auto key = std::make_pair(vip, *address);
+  auto saved = overrides_.weights;
+  overrides_.weights[key] = static_cast<uint32_t>(weight);
+  if (auto ok = rebuild(now_ms); !ok) {
+    overrides_.weights = std::move(saved);
+    return ok.error();
+  }
+  announce(now_ms);
+  return true;
+}
+
+void Controller::drain(uint64_t now_ms) {
+  if (!drained_) drained_since_ms_ = now_ms;
+  drained_ = true;
+  announce(now_ms);
+}
+
+void Controller::undrain(uint64_t now_ms) {
+  drained_ = false;
+  announce(now_ms);
+}
+
+void Controller::begin_shutdown(uint64_t now_ms) {
+  if (!shutdown_at_ms_) shutdown_at_ms_ = now_ms;
+  announce(now_ms);
+}
+
+bool Controller::shutdown_done(uint64_t now_ms) const {
+  return shutdown_at_ms_ && now_ms - *shutdown_at_ms_ >= config_.bgp.shutdown_grace_ms;
+}
+
+std::vector<VipStatus> Controller::vips() const {
+  std::vector<VipStatus> out;
+  for (const VipConfig& v : config_.vips) {
+    VipStatus s;
+    s.name = v.name;
+    s.address = v.address;
+    s.port = v.port;
+    s.protocol = v.protocol;
+    s.min_healthy = v.min_healthy;
+    s.backends = static_cast<uint32_t>(v.backends.size());
+    for (const BackendConfig& b : v.backends) {
+      if (b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address)) ++s.healthy;
+    }
+    auto told = told_.find(v.name);
+    s.announced = told != told_.end() && told->second;
+    auto p = policies_.find(v.name);
+    s.want_announced = p != policies_.end() && p->second.announced();
+    s.reason = p != policies_.end() ? p->second.reason() : "not evaluated";
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<BackendStatus> Controller::backends() const {
+  std::vector<BackendStatus> out;
+  for (const VipConfig& v : config_.vips) {
+    const Vip* vip = state_.find_vip_by_name(v.name);
+    for (const BackendConfig& b : v.backends) {
+      BackendStatus s;
+      s.vip = v.name;
+      s.address = b.address;
+      s.configured = b.state;
+      auto w = overrides_.weights.find({v.name, b.address});
+      s.weight = w != overrides_.weights.end() ? w->second : b.weight;
+      s.health = health_.status(v.name, b.address);
+      s.effective = b.state;
+      if (vip != nullptr) {
+        for (uint32_t id : vip->backend_ids) {
+          const Backend* be = state_.backend(id);
+          if (be != nullptr && be->address == b.address) {
+            s.effective = be->state;
+            s.id = id;
+          }
+        }
+      }
+      out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+}  // namespace anylb

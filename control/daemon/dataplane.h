@@ -1,0 +1,36 @@
+// The fast path anylbd drives, whichever it is: started once with the first
+// state (attached, tables loaded: only then may routes be announced), then
+// given every new state. Counters are summed over cores/CPUs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "control/config/config.h"
+#include "dataplane/core/counters.h"
+#include "dataplane/core/forwarding_state.h"
+#include "dataplane/core/result.h"
+
+namespace anylb {
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  virtual const char* kind() const = 0;
+  // Attaches the fast path with `state` loaded.
+  virtual Result<bool> start(const Config& config, const ForwardingState& state) = 0;
+  // Makes `state` live; returns when packets see it.
+  virtual Result<bool> publish(const ForwardingState& state) = 0;
+  // The fast path's counters for the VIPs and backends of `state`.
+  virtual Result<std::unique_ptr<Counters>> counters(const ForwardingState& state) const = 0;
+  // anylbd's shutdown: the XDP program stays attached (a restarted anylbd
+  // takes it over with its flows); the DPDK driver stops.
+  virtual void stop() = 0;
+};
+
+// The dataplane of node.dataplane. xdp_pin_root: where XDP pins its maps.
+Result<std::unique_ptr<Dataplane>> make_dataplane(const Config& config,
+                                                  const std::string& xdp_pin_root);
+
+}  // namespace anylb
