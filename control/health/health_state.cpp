@@ -26,12 +26,13 @@ bool HealthState::record(bool success, uint64_t now_ms) {
 
 void HealthState::change(Health to, uint64_t now_ms) {
   const bool flapping = changed_before_ && now_ms - last_change_ms_ < policy_.flap_window_ms;
-  // Leaving Unknown is the first verdict, not a flap.
+  // Leaving Unknown is the first verdict, not a flap; but a change soon
+  // after it is.
   if (health_ != Health::Unknown) {
     rise_factor_ = flapping ? std::min(rise_factor_ * 2, policy_.max_rise_factor) : 1;
-    changed_before_ = true;
     ++transitions_;
   }
+  changed_before_ = true;
   health_ = to;
   last_change_ms_ = now_ms;
   successes_ = 0;

@@ -299,6 +299,18 @@ const ErrorCase kErrorCases[] = {
              "min_healthy = 0\n[vip.health]\nkind = \"tcp\"\n",
      "cfg.toml:11: vip 'all': health.port: required because the VIP has no port"},
 
+    // [bgp] and [api] (after kNode + kVip, the header is line 13)
+    {"BgpUnknownSpeaker", kNode + kVip + "[bgp]\nspeaker = \"gobgp\"\n",
+     "cfg.toml:14: bgp.speaker: 'gobgp' is not one of none, bird, exabgp"},
+    {"BgpPrefixNotABirdSymbol", kNode + kVip + "[bgp]\nprotocol_prefix = \"a-b\"\n",
+     "cfg.toml:14: bgp.protocol_prefix: 'a-b' may hold only letters, digits and '_' (a BIRD symbol)"},
+    {"BgpHoldNotADuration", kNode + kVip + "[bgp]\nannounce_hold = \"soon\"\n",
+     "cfg.toml:14: bgp.announce_hold: must be a duration"},
+    {"ApiPortTooLarge", kNode + kVip + "[api]\ntcp_port = 70000\n",
+     "cfg.toml:14: api.tcp_port: must be an integer 0..65535 (got 70000)"},
+    {"ApiUnknownKey", kNode + kVip + "[api]\nlisten = \"0.0.0.0:80\"\n",
+     "cfg.toml:14: api: unknown key 'listen'"},
+
     // [dpdk] (after kNode + kVip, its header is line 13)
     {"DpdkUnknownKey", kNode + kVip + "[dpdk]\nworkers = [1]\n",
      "cfg.toml:14: dpdk: unknown key 'workers'"},
