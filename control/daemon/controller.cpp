@@ -105,20 +105,23 @@ void Controller::announce(uint64_t now_ms) {
   for (const auto& [name, was] : told_) wanted.try_emplace(name, false);
 
   if (speaker_ && !speaker_error_.empty() && now_ms < speaker_retry_ms_) return;
+  // Each VIP on its own: one the speaker refuses (a protocol missing from
+  // BIRD's config) must not hold back the others.
+  std::string errors;
   for (const auto& [name, want] : wanted) {
     auto told = told_.find(name);
     if (told != told_.end() && told->second == want) continue;
     // Also a first "withdraw": a previous anylbd may have left it announced.
     if (speaker_) {
       if (auto ok = speaker_->set({name, routes_[name]}, want); !ok) {
-        speaker_error_ = ok.error().message;
-        speaker_retry_ms_ = now_ms + config_.bgp.retry_ms;
-        return;
+        errors += (errors.empty() ? "" : "; ") + ("vip '" + name + "': ") + ok.error().message;
+        continue;
       }
     }
     told_[name] = want;
   }
-  speaker_error_.clear();
+  speaker_error_ = errors;
+  if (!errors.empty()) speaker_retry_ms_ = now_ms + config_.bgp.retry_ms;
   for (auto it = told_.begin(); it != told_.end();) {
     const bool in_config = policies_.count(it->first) != 0;
     it = (!in_config && !it->second) ? told_.erase(it) : std::next(it);

@@ -13,7 +13,7 @@ Subcommands:
       lengths, UDP checksum) before the sockets see them; the inner packet is
       written to a TUN device and the kernel validates and delivers it. Writes
       counters to FILE on SIGTERM.
-  serve --name NAME --tcp ADDR:PORT ... --udp ADDR:PORT ... --stats-port P
+  serve --name NAME --tcp ADDR:PORT ... --udp ADDR:PORT ... [--http ADDR:PORT] --stats-port P
       The backend's servers: every line on a TCP connection and every UDP
       datagram is answered with "NAME <payload>". Counters are readable over
       UDP at 127.0.0.1:P ("stats" -> "accepts=.. tcp_lines=.. udp=..").
@@ -231,6 +231,14 @@ def cmd_serve(a):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         s.setblocking(False)
         sel.register(s, selectors.EVENT_READ, ("udp", None))
+    for spec in a.http or []:  # health endpoint: any request -> 200
+        host, port = _split_hostport(spec)
+        s = socket.socket(_family(host), socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        s.listen(128)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, ("http-listen", None))
     ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ctl.bind(("127.0.0.1", a.stats_port))
     ctl.setblocking(False)
@@ -252,6 +260,29 @@ def cmd_serve(a):
                     stats["accepts"] += 1
                     c.setblocking(False)
                     sel.register(c, selectors.EVENT_READ, ("conn", bytearray()))
+            elif kind == "http-listen":
+                while True:
+                    try:
+                        c, _ = s.accept()
+                    except BlockingIOError:
+                        break
+                    c.setblocking(False)
+                    sel.register(c, selectors.EVENT_READ, ("http", bytearray()))
+            elif kind == "http":
+                try:
+                    data = s.recv(4096)
+                except (ConnectionError, OSError):
+                    data = b""
+                buf += data
+                if data and b"\r\n\r\n" not in buf:
+                    continue
+                try:
+                    s.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: " + str(len(name) + 1).encode()
+                              + b"\r\n\r\n" + name + b"\n")
+                except OSError:
+                    pass
+                sel.unregister(s)
+                s.close()
             elif kind == "conn":
                 try:
                     data = s.recv(65536)
@@ -606,6 +637,7 @@ def main():
     s.add_argument("--name", required=True)
     s.add_argument("--tcp", action="append")
     s.add_argument("--udp", action="append")
+    s.add_argument("--http", action="append", help="ADDR:PORT answering every request with 200")
     s.add_argument("--stats-port", type=int, required=True)
     s.add_argument("--ready", required=True)
     s.set_defaults(fn=cmd_serve)
