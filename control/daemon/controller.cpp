@@ -15,17 +15,15 @@ Controller::Controller(Config config, std::unique_ptr<Dataplane> dataplane,
                        std::unique_ptr<BgpSpeaker> speaker)
     : config_(std::move(config)), dataplane_(std::move(dataplane)), speaker_(std::move(speaker)) {}
 
-bool Controller::effective_healthy(const std::string& vip, const IpAddress& b,
-                                   uint64_t now_ms) const {
-  if (!health_.healthy(vip, b)) return false;
-  // A draining backend past node.drain_grace is treated as gone.
-  if (config_.node.drain_grace_ms != 0) {
-    auto it = draining_since_.find({vip, b});
-    if (it != draining_since_.end() && now_ms - it->second >= config_.node.drain_grace_ms) {
-      return false;
-    }
-  }
-  return true;
+bool Controller::past_drain_grace(const std::string& vip, const IpAddress& b,
+                                  uint64_t now_ms) const {
+  if (config_.node.drain_grace_ms == 0) return false;
+  auto it = draining_since_.find({vip, b});
+  return it != draining_since_.end() && now_ms - it->second >= config_.node.drain_grace_ms;
+}
+
+bool Controller::usable(const std::string& vip, const IpAddress& b, uint64_t now_ms) const {
+  return health_.usable(vip, b) && !past_drain_grace(vip, b, now_ms);
 }
 
 void Controller::track_draining(uint64_t now_ms) {
@@ -42,7 +40,7 @@ void Controller::track_draining(uint64_t now_ms) {
 
 Result<bool> Controller::rebuild(uint64_t now_ms) {
   const StateSpec spec = state_spec_from_config(
-      config_, [&](const std::string& v, const IpAddress& b) { return effective_healthy(v, b, now_ms); },
+      config_, [&](const std::string& v, const IpAddress& b) { return usable(v, b, now_ms); },
       overrides_);
   auto built = build_forwarding_state(spec, ready_ ? &state_ : nullptr);
   if (!built) return built.error();
@@ -91,7 +89,9 @@ void Controller::announce(uint64_t now_ms) {
   for (const VipConfig& v : config_.vips) {
     uint32_t healthy = 0;
     for (const BackendConfig& b : v.backends) {
-      if (b.state == ANYLB_BACKEND_ACTIVE && effective_healthy(v.name, b.address, now_ms)) {
+      // Only backends that passed their checks count towards min_healthy.
+      if (b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address) &&
+          !past_drain_grace(v.name, b.address, now_ms)) {
         ++healthy;
       }
     }

@@ -94,7 +94,9 @@ class Controller {
 
  private:
   using Key = std::pair<std::string, IpAddress>;
-  bool effective_healthy(const std::string& vip, const IpAddress& b, uint64_t now_ms) const;
+  // In the table: not known unhealthy, and not a draining backend past node.drain_grace.
+  bool usable(const std::string& vip, const IpAddress& b, uint64_t now_ms) const;
+  bool past_drain_grace(const std::string& vip, const IpAddress& b, uint64_t now_ms) const;
   Result<bool> rebuild(uint64_t now_ms);
   void announce(uint64_t now_ms);
   void track_draining(uint64_t now_ms);

@@ -85,6 +85,11 @@ std::vector<HealthChange> HealthMonitor::step(int wait_ms, uint64_t now_ms) {
   return changes;
 }
 
+bool HealthMonitor::usable(const std::string& vip, const IpAddress& backend) const {
+  auto it = pairs_.find({vip, backend});
+  return it == pairs_.end() || it->second.state.health() != Health::Unhealthy;
+}
+
 bool HealthMonitor::healthy(const std::string& vip, const IpAddress& backend) const {
   auto it = pairs_.find({vip, backend});
   return it == pairs_.end() || it->second.state.healthy();  // unchecked: healthy

@@ -40,6 +40,11 @@ class HealthMonitor {
   // Starts what is due, waits up to wait_ms for results, records them.
   std::vector<HealthChange> step(int wait_ms, uint64_t now_ms);
 
+  // In the tables: not known to be unhealthy. A backend not checked yet
+  // keeps its configured state, so that a restarted anylbd does not empty
+  // the tables of a fast path that is carrying traffic.
+  bool usable(const std::string& vip, const IpAddress& backend) const;
+  // Counted for announcing: passed its checks (or has none).
   bool healthy(const std::string& vip, const IpAddress& backend) const;
   BackendHealth status(const std::string& vip, const IpAddress& backend) const;
   size_t checked() const { return pairs_.size(); }

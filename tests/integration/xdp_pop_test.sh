@@ -68,22 +68,7 @@ MOUNTED=1
 
 pop_topology
 
-# rtr's side of lb's veth must take XDP_TX frames: a program of its own (see
-# xdp_pass.bpf.c; `gro on` is not enough), and checksums completed on the way
-# to lb, as a real wire would deliver them (XDP frames carry no
-# CHECKSUM_PARTIAL state: a forwarded packet whose checksum the sender left to
-# offload would reach the backend with a bad inner checksum).
-PASS_OBJ=${ANYLB_IT_XDP_PASS:-}
-if [ -z "$PASS_OBJ" ] || [ ! -s "$PASS_OBJ" ]; then
-  PASS_OBJ="$W/xdp_pass.bpf.o"
-  clang -O2 -target bpf "-I/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
-    -c "$HERE/xdp_pass.bpf.c" -o "$PASS_OBJ" || { echo "FAIL: cannot compile xdp_pass.bpf.c"; exit 1; }
-fi
-if ! out=$(inns rtr ip link set dev l0 xdpdrv obj "$PASS_OBJ" sec xdp 2>&1); then
-  grep -qiE "not supported|EOPNOTSUPP" <<<"$out" && skip "native XDP on veth not supported: $out"
-  echo "FAIL: attach XDP_PASS to rtr's l0: $out"; exit 1
-fi
-inns rtr "$PY" "$HELPER" ethtool l0 --tx-csum off
+pop_xdp_wire
 
 pop_backends
 
