@@ -206,6 +206,26 @@ TEST(Controller, UnhealthyBackendsLeaveTheTableAndTheRoute) {
   EXPECT_GE(f.c->publish_timings().count, 1u);
 }
 
+TEST(Controller, DrainGraceTakesADrainingBackendOut) {
+  std::string text = kBase;
+  text.replace(text.find("name = \"t\""), 10, "name = \"t\"\ndrain_grace = \"1s\"");
+  text.replace(text.find("address = \"10.1.0.3\""), 20, "address = \"10.1.0.3\"\nstate = \"draining\"");
+  Fixture f(text);
+  ASSERT_TRUE(f.c->start(0).ok());
+  auto state_of = [&](const char* addr) {
+    for (const auto& b : f.c->backends()) {
+      if (b.address.to_string() == addr) return b.effective;
+    }
+    return ANYLB_BACKEND_ACTIVE;
+  };
+  EXPECT_EQ(state_of("10.1.0.3"), ANYLB_BACKEND_DRAINING);
+  f.c->tick(500, 0);
+  EXPECT_EQ(state_of("10.1.0.3"), ANYLB_BACKEND_DRAINING);
+  f.c->tick(1000, 0);
+  EXPECT_EQ(state_of("10.1.0.3"), ANYLB_BACKEND_DOWN);
+  EXPECT_EQ(state_of("10.1.0.1"), ANYLB_BACKEND_ACTIVE);
+}
+
 // ---- the admin API
 
 HttpRequest request(const std::string& method, const std::string& path, const std::string& body = "") {
