@@ -906,8 +906,9 @@ static __always_inline int flow_find(const struct flow_groups_of *groups,
 }
 
 /* FlowTable::insert(): a free or expired way of the first group, then of the
- * second; else the entry of both closest to its deadline. */
-static __always_inline void flow_insert(const struct flow_groups_of *groups,
+ * second; else the entry of both closest to its deadline. Returns 1 when a
+ * live entry was pushed out. */
+static __always_inline int flow_insert(const struct flow_groups_of *groups,
 					const struct anylb_flow_key *key, __u32 hash,
 					__u32 now_ms, __u32 backend_id, __u32 vip_id, __u8 state)
 {
@@ -939,12 +940,15 @@ static __always_inline void flow_insert(const struct flow_groups_of *groups,
 			}
 		}
 	}
+	int evicted = 0;
+
 	if (!victim) {
 		victim = oldest;
 		victim_way = oldest_way;
+		evicted = 1;
 	}
 	if (!victim)
-		return;
+		return 0;
 	victim_way &= ANYLB_FLOW_WAYS - 1;
 	e = &victim->entry[victim_way];
 	victim->bucket.sig[victim_way] = anylb_flow_signature(hash);
@@ -953,6 +957,7 @@ static __always_inline void flow_insert(const struct flow_groups_of *groups,
 	e->backend_id = backend_id;
 	e->vip_id = vip_id;
 	e->state = state;
+	return evicted;
 }
 
 /* The ms clock of the core's monotonic_ms(): CLOCK_MONOTONIC_COARSE, which
@@ -1543,8 +1548,9 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		b = maglev_pick(vip, vip_id, hash, &backend_id, &reason);
 		if (!b)
 			return do_drop(reason, vip_id);
-		flow_insert(&groups, &v->key, hash, now_ms, backend_id, vip_id,
-			    initial_flow_state(v->l4_proto, v->tcp_flags));
+		if (flow_insert(&groups, &v->key, hash, now_ms, backend_id, vip_id,
+				initial_flow_state(v->l4_proto, v->tcp_flags)) && ps)
+			ps->flow_evictions++;
 		vs = bpf_map_lookup_elem(&vip_stats, &vip_id);
 		if (vs)
 			vs->new_flows++;

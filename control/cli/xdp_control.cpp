@@ -109,6 +109,38 @@ Result<std::unique_ptr<Counters>> read_xdp_counters(const XdpMaps& maps,
   return c;
 }
 
+Result<std::pair<uint64_t, uint64_t>> read_xdp_flow_occupancy(const XdpMaps& maps,
+                                                               uint32_t now_ms,
+                                                               uint32_t sample_buckets) {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(maps.flow_groups, &info, &len) != 0) {
+    return make_error(std::string("flow_groups: ") + std::strerror(errno));
+  }
+  const int ncpu = libbpf_num_possible_cpus();
+  if (ncpu <= 0 || info.max_entries == 0) return std::pair<uint64_t, uint64_t>{0, 0};
+  // One table per CPU, side by side (xdp/anylb_maps.h).
+  const uint32_t per_cpu = info.max_entries / static_cast<uint32_t>(ncpu);
+  const uint32_t n = std::min(sample_buckets, per_cpu);
+  uint64_t live = 0, sampled = 0;
+  anylb_flow_group g;
+  for (uint32_t c = 0; c < static_cast<uint32_t>(ncpu); ++c) {
+    for (uint32_t b = 0; b < n; ++b) {
+      const uint32_t key = c * per_cpu + b;
+      if (bpf_map_lookup_elem(maps.flow_groups, &key, &g) != 0) continue;
+      ++sampled;
+      for (int w = 0; w < ANYLB_FLOW_WAYS; ++w) {
+        if (g.bucket.sig[w] != 0 && static_cast<int32_t>(now_ms - g.bucket.deadline[w]) <= 0) {
+          ++live;
+        }
+      }
+    }
+  }
+  const uint64_t groups = uint64_t{per_cpu} * static_cast<uint64_t>(ncpu);
+  return std::pair<uint64_t, uint64_t>{sampled ? live * groups / sampled : 0,
+                                       groups * ANYLB_FLOW_WAYS};
+}
+
 Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root) {
   const std::string dir = pin_dir_for(pin_root, interface);
   PinnedFd path{bpf_obj_get((dir + "/path_stats").c_str())};
@@ -122,9 +154,9 @@ Result<std::string> xdp_stats(const std::string& interface, const std::string& p
   if (!p) return p.error();
   std::string out = fmt::format(
       "passed {}  transmitted {}  replied {}  rescheduled {}  icmp_errors_routed {}  "
-      "fragments_routed {}  flow_hits {}  flow_misses {}\n",
+      "fragments_routed {}  flow_hits {}  flow_misses {}  flow_evictions {}\n",
       p->passed, p->transmitted, p->replied, p->rescheduled, p->icmp_errors_routed,
-      p->fragments_routed, p->flow_hits, p->flow_misses);
+      p->fragments_routed, p->flow_hits, p->flow_misses, p->flow_evictions);
   for (uint32_t r = 1; r < ANYLB_DROP_REASON_COUNT; ++r) {
     auto n = sum_per_cpu<uint64_t>(drops.fd, r);
     if (!n) return n.error();

@@ -27,6 +27,13 @@ Result<bool> xdp_stop(const std::string& interface, const std::string& pin_root)
 Result<std::unique_ptr<Counters>> read_xdp_counters(const XdpMaps& maps,
                                                     const ForwardingState& state);
 
+// Live flow-table entries over every CPU's table, estimated from the first
+// `sample_buckets` buckets of each, and the capacity: {live, capacity}.
+// now_ms: the program's clock (monotonic_ms()).
+Result<std::pair<uint64_t, uint64_t>> read_xdp_flow_occupancy(const XdpMaps& maps,
+                                                               uint32_t now_ms,
+                                                               uint32_t sample_buckets);
+
 // Counters summed over CPUs, as text.
 Result<std::string> xdp_stats(const std::string& interface, const std::string& pin_root);
 

@@ -250,6 +250,15 @@ std::string render_metrics(const Controller& c) {
     family("anylb_flow_table_lookups_total", "counter", "flow-table lookups by result");
     out += fmt::format("anylb_flow_table_lookups_total{{result=\"hit\"}} {}\n", k.path.flow_hits);
     out += fmt::format("anylb_flow_table_lookups_total{{result=\"miss\"}} {}\n", k.path.flow_misses);
+    const FlowOccupancy occ = c.flow_occupancy();
+    family("anylb_flow_table_entries", "gauge",
+           "live flow-table entries over every core (estimated from a sample of buckets)");
+    out += fmt::format("anylb_flow_table_entries {}\n", occ.live);
+    family("anylb_flow_table_capacity", "gauge", "flow-table entries over every core");
+    out += fmt::format("anylb_flow_table_capacity {}\n", occ.capacity);
+    family("anylb_flow_table_evictions_total", "counter",
+           "new flows that pushed a live flow out of a full bucket pair");
+    out += fmt::format("anylb_flow_table_evictions_total {}\n", k.path.flow_evictions);
     family("anylb_flows_rescheduled_total", "counter", "known flows whose backend had gone");
     out += fmt::format("anylb_flows_rescheduled_total {}\n", k.path.rescheduled);
   }

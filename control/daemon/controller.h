@@ -91,6 +91,7 @@ class Controller {
   std::vector<BackendStatus> backends() const;
   Result<std::unique_ptr<Counters>> counters() const { return dataplane_->counters(state_); }
   uint64_t publications() const { return publish_.count; }
+  FlowOccupancy flow_occupancy() const { return dataplane_->flow_occupancy(); }
 
  private:
   using Key = std::pair<std::string, IpAddress>;

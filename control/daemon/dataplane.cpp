@@ -23,6 +23,7 @@ class ModelDataplane : public Dataplane {
   Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {
     return std::make_unique<Counters>();
   }
+  FlowOccupancy flow_occupancy() const override { return {}; }
   void stop() override {}
 };
 

@@ -14,6 +14,13 @@
 
 namespace anylb {
 
+// Flow-table fill over every core/CPU: live entries (estimated from a sample
+// of each table's buckets) and capacity.
+struct FlowOccupancy {
+  uint64_t live = 0;
+  uint64_t capacity = 0;
+};
+
 class Dataplane {
  public:
   virtual ~Dataplane() = default;
@@ -24,6 +31,7 @@ class Dataplane {
   virtual Result<bool> publish(const ForwardingState& state) = 0;
   // The fast path's counters for the VIPs and backends of `state`.
   virtual Result<std::unique_ptr<Counters>> counters(const ForwardingState& state) const = 0;
+  virtual FlowOccupancy flow_occupancy() const = 0;
   // anylbd's shutdown: the XDP program stays attached (a restarted anylbd
   // takes it over with its flows); the DPDK driver stops.
   virtual void stop() = 0;

@@ -48,6 +48,11 @@ class DpdkDataplane : public Dataplane {
     return std::make_unique<Counters>(std::move(s->counters));
   }
 
+  FlowOccupancy flow_occupancy() const override {
+    auto o = driver_->flow_occupancy(4096);
+    return {o.first, o.second};
+  }
+
   void stop() override {
     if (driver_) driver_->stop();
   }

@@ -1,6 +1,7 @@
 #include <optional>
 
 #include "control/cli/xdp_control.h"
+#include "dataplane/replay/frame_decider.h"
 #include "control/daemon/dataplane.h"
 #include "control/tables/state_spec.h"
 #include "xdp/node_config.h"
@@ -10,6 +11,8 @@
 namespace anylb {
 
 namespace {
+
+constexpr uint32_t kSampleBuckets = 4096;  // per CPU: 2.3 MiB read per scrape
 
 // The program with its maps pinned under pin_root/<interface>: a restarted
 // anylbd reloads over the same maps, so flows and tables survive it.
@@ -41,6 +44,11 @@ class XdpDataplane : public Dataplane {
 
   Result<std::unique_ptr<Counters>> counters(const ForwardingState& state) const override {
     return read_xdp_counters(program_->maps(), state);
+  }
+
+  FlowOccupancy flow_occupancy() const override {
+    auto o = read_xdp_flow_occupancy(program_->maps(), monotonic_ms(), kSampleBuckets);
+    return o ? FlowOccupancy{o->first, o->second} : FlowOccupancy{};
   }
 
   void stop() override {}

@@ -7,7 +7,7 @@
 
 #include <linux/types.h>
 
-#define ANYLB_ABI_VERSION 2
+#define ANYLB_ABI_VERSION 3
 
 /* A flow as the balancer sees it: client -> VIP. Addresses are stored as the
  * raw network-order bytes of the packet; an IPv4 address takes the first four
@@ -139,6 +139,7 @@ struct anylb_path_stats {
 	__u64 fragments_routed;
 	__u64 flow_hits;
 	__u64 flow_misses;
+	__u64 flow_evictions;     /* a new flow pushed out a live one (table full there) */
 };
 
 #endif /* ANYLB_ABI_H */

@@ -22,6 +22,7 @@ void Counters::add(const Counters& o) {
   path.fragments_routed += o.path.fragments_routed;
   path.flow_hits += o.path.flow_hits;
   path.flow_misses += o.path.flow_misses;
+  path.flow_evictions += o.path.flow_evictions;
 }
 
 const char* drop_reason_name(anylb_drop_reason reason) {

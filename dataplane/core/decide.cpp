@@ -223,8 +223,10 @@ void finish_packet(PacketBuffer& buf, const PreparedPacket& p, const ForwardingS
     anylb_drop_reason reason = ANYLB_DROP_NONE;
     b = pick(st, *vip, d.flow_hash, d, reason);
     if (b == nullptr) return drop(d, reason, c);
+    const uint64_t evicted_before = flows.stats().evictions;
     flows.insert(v.key, d.flow_hash, now_ms, b->id, vip->id,
                  initial_flow_state(v.l4_proto, v.tcp_flags));
+    c.path.flow_evictions += flows.stats().evictions - evicted_before;
     d.path = DecisionPath::NewFlow;
     if (vip->id < c.vip.size()) ++c.vip[vip->id].new_flows;
   }

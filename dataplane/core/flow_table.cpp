@@ -1,5 +1,7 @@
 #include "flow_table.h"
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "flow_key.h"
@@ -119,6 +121,19 @@ FlowEntry* FlowTable::insert(const anylb_flow_key& key, uint32_t hash, uint32_t 
   e.state = state;
   ++stats_.inserts;
   return &e;
+}
+
+uint64_t FlowTable::estimate_live(uint32_t now_ms, uint32_t sample_buckets) const {
+  const uint32_t buckets = mask_ + 1;
+  const uint32_t n = std::min(sample_buckets, buckets);
+  if (n == 0) return 0;
+  uint64_t live = 0;
+  for (uint32_t bi = 0; bi < n; ++bi) {
+    for (int w = 0; w < kWays; ++w) {
+      if (bucket(bi).sig[w] != 0 && !expired(bucket(bi), w, now_ms)) ++live;
+    }
+  }
+  return live * buckets / n;
 }
 
 uint64_t FlowTable::count_live(uint32_t now_ms) const {

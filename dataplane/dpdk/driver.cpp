@@ -164,6 +164,16 @@ std::unique_ptr<DriverStats> Driver::stats() const {
   return s;
 }
 
+std::pair<uint64_t, uint64_t> Driver::flow_occupancy(uint32_t sample_buckets) const {
+  uint64_t live = 0, capacity = 0;
+  for (const auto& w : workers_) {
+    // Read while the worker writes: an estimate, as the sample is anyway.
+    live += w->flows().estimate_live(w->clock_ms(), sample_buckets);
+    capacity += w->flows().capacity();
+  }
+  return {live, capacity};
+}
+
 uint32_t Driver::stop() {
   if (stopped_) return leaked_;
   stopped_ = true;

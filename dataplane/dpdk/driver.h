@@ -62,6 +62,9 @@ class Driver {
   const ForwardingState& state() const { return published_->latest(); }
 
   std::unique_ptr<DriverStats> stats() const;
+  // {live entries (estimated from each worker's first sample_buckets
+  // buckets), capacity} over the workers' flow tables.
+  std::pair<uint64_t, uint64_t> flow_occupancy(uint32_t sample_buckets) const;
   const std::vector<PortSetup>& ports() const { return ports_; }
   const std::vector<PortSetup>& exception_ports() const { return exception_ports_; }
   uint32_t workers() const { return static_cast<uint32_t>(workers_.size()); }

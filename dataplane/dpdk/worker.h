@@ -68,6 +68,8 @@ class Worker {
   const WorkerStats& stats() const { return stats_; }
   const FlowTable& flows() const { return flows_; }
   uint32_t id() const { return id_; }
+  // The worker's ms clock (its flow-table deadlines are on it).
+  uint32_t clock_ms() const { return now_ms(); }
 
  private:
   struct TxBuffer;

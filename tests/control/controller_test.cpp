@@ -304,7 +304,9 @@ TEST(AdminApi, MetricsCoverTheFamilies) {
         "anylb_drops_total{reason=\"no_backend\"}", "anylb_flow_table_lookups_total{result=\"hit\"}",
         "anylb_backend_healthy{vip=\"web\",backend=\"10.1.0.1\"} 1", "anylb_backend_weight",
         "anylb_vip_announced{vip=\"web\"} 1", "anylb_table_publish_seconds_count",
-        "anylb_health_check_seconds_count", "anylb_speaker_up{speaker=\"fake\"} 1"}) {
+        "anylb_health_check_seconds_count", "anylb_speaker_up{speaker=\"fake\"} 1",
+        "anylb_flow_table_evictions_total 0", "anylb_flow_table_entries 0",
+        "anylb_flow_table_capacity 0"}) {
     EXPECT_NE(m.body.find(family), std::string::npos) << family;
   }
 }

@@ -190,5 +190,20 @@ TEST(FlowTable, ClearEmptiesIt) {
   EXPECT_EQ(t.count_live(1), 0u);
 }
 
+TEST(FlowTable, EstimatedLiveTracksTheCount) {
+  FlowTable t(1u << 16, FlowTimeoutsMs{});
+  for (uint32_t n = 0; n < 20000; ++n) {
+    const anylb_flow_key k = key_n(n);
+    const uint32_t h = flow_hash(k, 7);
+    if (t.lookup(k, h, 0) == nullptr) t.insert(k, h, 0, 1, 0, ANYLB_FLOW_UDP);
+  }
+  const uint64_t live = t.count_live(1);
+  const uint64_t estimate = t.estimate_live(1, 1024);  // an eighth of the buckets
+  EXPECT_NEAR(double(estimate), double(live), 0.05 * double(live));
+  EXPECT_EQ(t.estimate_live(1, 1u << 30), live);  // a sample of everything is the count
+  // Past every deadline, nothing is live.
+  EXPECT_EQ(t.estimate_live(40'000, 1024), 0u);
+}
+
 }  // namespace
 }  // namespace anylb

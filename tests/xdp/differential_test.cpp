@@ -134,6 +134,30 @@ TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
   EXPECT_GT(c.path.flow_hits, 50'000u);
 }
 
+TEST(XdpDifferential, FullTableEvictsAndCountsAlike) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+  const FlowTimeoutsMs t = long_timeouts();
+  ForwardingState st = build(spec());
+  // 64 entries (8 buckets of 8 ways): 500 new flows must evict.
+  auto x = XdpDecider::create(st, 64, t);
+  ASSERT_TRUE(x.ok()) << x.error().message;
+  ModelDecider model(st, 64, t);
+  // Which entry goes may differ (the two read their clocks apart), but not
+  // how many: with nothing expiring, a full bucket pair stays full, and the
+  // pairs fill alike (same hash, same first-free-way rule).
+  const uint32_t now = monotonic_ms();
+  for (uint16_t p = 1000; p < 1500; ++p) {
+    const Bytes f = eth_ipv4(ipv4(ip("198.51.100.9"), ip("192.0.2.10"), kIpProtoTcp, tcp(p, 80, kTcpSyn)));
+    auto m = model.decide(f, now);
+    auto xd = (*x)->decide(f, now);
+    ASSERT_TRUE(m && xd);
+    ASSERT_EQ(m->out, xd->out) << "port " << p;
+  }
+  const auto path = on_this_cpu<anylb_path_stats>((*x)->program().maps().path_stats, 0);
+  EXPECT_GT(model.counters().path.flow_evictions, 400u);
+  EXPECT_EQ(path.flow_evictions, model.counters().path.flow_evictions);
+}
+
 TEST(XdpDifferential, IdleTimeoutsExpireAlike) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
   FlowTimeoutsMs t = long_timeouts();
