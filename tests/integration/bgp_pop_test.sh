@@ -45,7 +45,6 @@ W="/run/anylb-itb-$$"
 BPF="$W/bpf"
 LB_IF=lb0
 DATAPLANE=xdp
-MOUNTED=0
 ANYLBD_PID=""
 SOCK="$W/anylbd.sock"
 HEALTH_PORT=8080
@@ -73,15 +72,10 @@ socket = \"$SOCK\""
 lb_cleanup() {
   if [ -n "$ANYLBD_PID" ]; then kill -TERM "$ANYLBD_PID" 2>/dev/null; wait "$ANYLBD_PID" 2>/dev/null; fi
   for n in rtr lb; do [ -s "$W/$n-bird.pid" ] && kill "$(cat "$W/$n-bird.pid")" 2>/dev/null; done
-  if [ "$MOUNTED" = 1 ]; then
-    ip netns exec "$(ns lb)" "$ANYLBCTL" xdp stop -i "$LB_IF" --pin-root "$BPF" >/dev/null 2>&1
-  fi
+  pop_xdp_detach
 }
-lb_cleanup_after() { if [ "$MOUNTED" = 1 ]; then umount "$BPF" 2>/dev/null; fi; }
 
-mkdir -p "$W" "$BPF"
-mount -t bpf bpf "$BPF" || skip "cannot mount a bpf filesystem at $BPF"
-MOUNTED=1
+pop_bpffs
 pop_topology
 pop_xdp_wire
 # The VIP routes come from BGP now; the static ones stay as the fallback.

@@ -55,7 +55,7 @@ cleanup() {
     for pid in $(ip netns pids "$name" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
     ip netns del "$name" 2>/dev/null
   done
-  declare -F lb_cleanup_after >/dev/null && lb_cleanup_after
+  if [ "${MOUNTED:-0}" = 1 ]; then umount "$BPF" 2>/dev/null; fi
   rm -rf "$W"
   exit "$rc"
 }
@@ -337,6 +337,22 @@ pop_check_stream() {
       [ "$(field "$l" stop_seen)" -eq 1 ]
   }
   check "$what: nothing lost, no flow moved: $line" stream_ok "$line"
+}
+
+# pop_bpffs: a bpffs of the test's own at $BPF for the XDP pins (`ip netns
+# exec` remounts /sys, so /sys/fs/bpf is not shared); unmounted by cleanup.
+MOUNTED=0
+pop_bpffs() {
+  mkdir -p "$W" "$BPF"
+  mount -t bpf bpf "$BPF" || skip "cannot mount a bpf filesystem at $BPF"
+  MOUNTED=1
+}
+
+# pop_xdp_detach: detaches lb's program and removes its pins (for lb_cleanup).
+pop_xdp_detach() {
+  if [ "$MOUNTED" = 1 ]; then
+    ip netns exec "$(ns lb)" "$ANYLBCTL" xdp stop -i "$LB_IF" --pin-root "$BPF" >/dev/null 2>&1
+  fi
 }
 
 # pop_xdp_wire: rtr's side of lb's veth made ready for an XDP program on lb.

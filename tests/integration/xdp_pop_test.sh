@@ -51,20 +51,12 @@ fi
 P="albit$$"                       # namespace prefix: distinctive, per run
 W="/run/anylb-it-$$"              # logs, configs, the bpffs
 BPF="$W/bpf"
-MOUNTED=0
 LB_IF=lb0
 DATAPLANE=xdp
 
-lb_cleanup() {
-  if [ "$MOUNTED" = 1 ]; then
-    ip netns exec "$(ns lb)" "$ANYLBCTL" xdp stop -i "$LB_IF" --pin-root "$BPF" >/dev/null 2>&1
-  fi
-}
-lb_cleanup_after() { if [ "$MOUNTED" = 1 ]; then umount "$BPF" 2>/dev/null; fi; }
+lb_cleanup() { pop_xdp_detach; }
 
-mkdir -p "$W" "$BPF"
-mount -t bpf bpf "$BPF" || skip "cannot mount a bpf filesystem at $BPF"
-MOUNTED=1
+pop_bpffs
 
 pop_topology
 
