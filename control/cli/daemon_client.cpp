@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <unistd.h>
 
 #include "control/api/http_server.h"
 
@@ -60,7 +61,14 @@ int top(const DaemonCommand& c, std::FILE* out) {
     const auto now = std::chrono::steady_clock::now();
     const double dt = std::chrono::duration<double>(now - t_last).count();
     t_last = now;
-    if (out == stdout && c.count != 1) fmt::print(out, "\033[H\033[2J");
+    if (isatty(fileno(out)) && c.count != 1) fmt::print(out, "\033[H\033[2J");  // a terminal: redraw
+    // Live flows: what is left to bleed off a drained node.
+    if (auto st = call(c, "GET", "/status")) {
+      const json& f = (*st)["flows"];
+      fmt::print(out, "node {}{}: {} live flows (estimated) of {}\n", s(*st, "node"),
+                 (*st)["drained"].get<bool>() ? " (drained)" : "", s(f, "live_estimate"),
+                 s(f, "capacity"));
+    }
     fmt::print(out, "{:<16} {:<9} {:>8} {:>12} {:>12} {:>12}\n", "VIP", "ROUTE", "HEALTHY",
                "PKT/S", "MBIT/S", "PACKETS");
     for (const auto& v : *vips) {
@@ -105,6 +113,8 @@ int run_daemon_command(const DaemonCommand& c, std::FILE* out) {
                s(sp, "error").empty() ? "" : ": " + s(sp, "error"));
     fmt::print(out, "publications: {} (last {:.2f} ms, max {:.2f} ms)\n", s(pub, "count"),
                pub["last_ms"].get<double>(), pub["max_ms"].get<double>());
+    fmt::print(out, "flows:       {} live (estimated) of {}\n", s((*j)["flows"], "live_estimate"),
+               s((*j)["flows"], "capacity"));
     fmt::print(out, "health:      {} checked pairs, {} results\n",
                s((*j)["health_checks"], "pairs"), s((*j)["health_checks"], "results"));
     return 0;

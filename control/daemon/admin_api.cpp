@@ -19,7 +19,9 @@ HttpResponse error(int status, const std::string& message) {
 
 json status_json(const Controller& c) {
   const PublishTimings& p = c.publish_timings();
+  const FlowOccupancy flows = c.flow_occupancy();
   return {{"node", c.config().node.name},
+          {"flows", {{"live_estimate", flows.live}, {"capacity", flows.capacity}}},
           {"dataplane", c.dataplane_kind()},
           {"ready", c.ready()},
           {"drained", c.drained()},
