@@ -155,6 +155,7 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   config_.api = old.api;
   config_.dpdk = old.dpdk;
   // Operator weights for backends that are gone go with them.
+  auto saved_weights = overrides_.weights;
   for (auto it = overrides_.weights.begin(); it != overrides_.weights.end();) {
     bool present = false;
     for (const VipConfig& v : config_.vips) {
@@ -169,6 +170,7 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   if (auto ok = rebuild(now_ms); !ok) {
     config_ = std::move(old);
     draining_since_ = std::move(saved_draining);
+    overrides_.weights = std::move(saved_weights);
     return ok.error();
   }
   publish_.add(

@@ -34,6 +34,7 @@ Result<bool> HealthMonitor::configure(const Config& config, uint64_t now_ms) {
       if (auto old = pairs_.find(key); old != pairs_.end()) {
         // Same pair: keep what it has learnt (a reload must not reset health).
         p.state = old->second.state;
+        p.state.set_policy(policy);
         p.next_ms = old->second.next_ms;
         p.probe_id = old->second.probe_id;
         p.seen = old->second.seen;

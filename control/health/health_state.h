@@ -31,6 +31,8 @@ class HealthState {
   // Records one probe result at now_ms; true when the state changed.
   bool record(bool success, uint64_t now_ms);
 
+  // A reload's new rise/fall; what was learnt so far stays.
+  void set_policy(const HealthPolicy& policy) { policy_ = policy; }
   Health health() const { return health_; }
   bool healthy() const { return health_ == Health::Healthy; }
   // Successes the next rise needs (rise x the flap factor).
