@@ -18,6 +18,8 @@ PACKAGES=(
   libbpf-dev bpftool linux-libc-dev iproute2 procps
   # the control plane: admin API JSON, the BGP speaker its tests run
   nlohmann-json3-dev bird2
+  # anylb-flowcheck's plots
+  gnuplot-nox
   # the DPDK fast path (its PMDs come with it: net_af_packet, net_tap, net_pcap, net_ring, ...)
   libdpdk-dev
 )

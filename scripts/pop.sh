@@ -13,12 +13,14 @@
 # checks on :8080, and reply to the client directly.
 #
 # Usage:
-#   scripts/pop.sh [--lbs N] [--backends M] -- COMMAND [ARGS...]
+#   scripts/pop.sh [--lbs N] [--backends M] [--spare K] -- COMMAND [ARGS...]
+# (--spare: K more backends, running but not in the config, to add later)
 # builds the PoP, runs COMMAND (in the root namespace) with the PoP
 # described in the environment, then tears it all down:
 #   POP_NS      namespace prefix: "$POP_NS-cli", "$POP_NS-rtr", "$POP_NS-lb1", ...
 #   POP_DIR     configs, logs, BIRD and anylbd sockets ($POP_DIR/lbI.sock)
-#   POP_LBS, POP_BACKENDS, POP_ANYLBCTL, POP_HELPER (itnet.py), POP_PY
+#   POP_LBS, POP_BACKENDS (configured: be1..beM), POP_SPARE (beM+1.. running,
+#   not configured), POP_ANYLBCTL, POP_HELPER (itnet.py), POP_PY
 # For a look around: scripts/pop.sh -- bash
 # Needs root, a build (build/, or $ANYLB_BUILD), bird, python3.
 set -euo pipefail
@@ -26,10 +28,12 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBS=3
 BACKENDS=4
+SPARE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --lbs) LBS=$2; shift 2 ;;
     --backends) BACKENDS=$2; shift 2 ;;
+    --spare) SPARE=$2; shift 2 ;;
     --) shift; break ;;
     *) echo "usage: scripts/pop.sh [--lbs N] [--backends M] -- COMMAND..." >&2; exit 2 ;;
   esac
@@ -37,6 +41,8 @@ done
 [ $# -gt 0 ] || { echo "pop.sh: no command (try: scripts/pop.sh -- bash)" >&2; exit 2; }
 [ "$LBS" -ge 1 ] && [ "$LBS" -le 8 ] || { echo "pop.sh: --lbs 1..8" >&2; exit 2; }
 [ "$BACKENDS" -ge 1 ] && [ "$BACKENDS" -le 16 ] || { echo "pop.sh: --backends 1..16" >&2; exit 2; }
+[ "$SPARE" -ge 0 ] && [ "$SPARE" -le 4 ] || { echo "pop.sh: --spare 0..4" >&2; exit 2; }
+RUNNING=$((BACKENDS + SPARE))
 [ "$(id -u)" -eq 0 ] || { echo "pop.sh: needs root (network namespaces, XDP)" >&2; exit 77; }
 
 BUILD=${ANYLB_BUILD:-$ROOT/build}
@@ -54,7 +60,7 @@ P="pop$$"
 W="/run/anylb-pop-$$"
 NODES=(rtr cli)
 for ((i = 1; i <= LBS; i++)); do NODES+=("lb$i"); done
-for ((j = 1; j <= BACKENDS; j++)); do NODES+=("be$j"); done
+for ((j = 1; j <= RUNNING; j++)); do NODES+=("be$j"); done
 PIDS=()
 MOUNTS=()
 
@@ -113,7 +119,7 @@ link() {
 link c0 cli 10.90.1
 for a in 3 4 5 6 7 8 9; do inns cli ip addr add "10.90.1.$a/24" dev eth0; done  # more clients
 for ((i = 1; i <= LBS; i++)); do link "l$i" "lb$i" "10.90.$((10 + i))"; done
-for ((j = 1; j <= BACKENDS; j++)); do link "b$j" "be$j" "10.90.$((100 + j))"; done
+for ((j = 1; j <= RUNNING; j++)); do link "b$j" "be$j" "10.90.$((100 + j))"; done
 inns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
 
 # The LB nodes' veths as a wire for XDP_TX (see tests/integration/xdp_pass.bpf.c).
@@ -125,7 +131,7 @@ done
 # ---- backends
 SOURCES=()
 for ((i = 1; i <= LBS; i++)); do SOURCES+=(--tunnel-source "10.90.$((10 + i)).2"); done
-for ((j = 1; j <= BACKENDS; j++)); do
+for ((j = 1; j <= RUNNING; j++)); do
   b=be$j
   inns "$b" ip addr add 192.0.2.10/32 dev lo
   inns "$b" ip addr add 192.0.2.53/32 dev lo
@@ -140,7 +146,7 @@ for ((j = 1; j <= BACKENDS; j++)); do
     --http "0.0.0.0:8080" --stats-port 9999 --ready "$W/serve-$b.ready" >"$W/serve-$b.log" 2>&1 &
   PIDS+=($!)
 done
-for ((j = 1; j <= BACKENDS; j++)); do
+for ((j = 1; j <= RUNNING; j++)); do
   for f in "$W/decap-be$j.ready" "$W/serve-be$j.ready"; do
     for ((k = 0; k < 200; k++)); do [ -s "$f" ] && break; sleep 0.05; done
     [ -s "$f" ] || { echo "pop.sh: be$j did not start" >&2; exit 1; }
@@ -225,7 +231,7 @@ done
 [ "${paths:-0}" -ge "$LBS" ] || { echo "pop.sh: rtr has $paths of $LBS paths to 192.0.2.10" >&2; exit 1; }
 say "up: $LBS LB nodes announcing, $BACKENDS backends; rtr: $(inns rtr ip route show 192.0.2.10/32 | tr -s ' \n' ' ')"
 
-export POP_NS=$P POP_DIR=$W POP_LBS=$LBS POP_BACKENDS=$BACKENDS POP_ANYLBCTL=$ANYLBCTL \
+export POP_NS=$P POP_DIR=$W POP_LBS=$LBS POP_BACKENDS=$BACKENDS POP_SPARE=$SPARE POP_ANYLBCTL=$ANYLBCTL \
   POP_HELPER=$HELPER POP_PY=$PY
 rc=0
 "$@" || rc=$?

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# anylb-flowcheck's scenarios 1, 3, 4 and 5 on the whole PoP (scripts/pop.sh:
+# 3 LB nodes, 4 backends and a spare), with small flow counts. Asserts:
+#   ecmp-shift, backend-drain, backend-add: every flow keeps its backend, no
+#     TCP connection breaks, no UDP packet is lost;
+#   backend-fail: only flows that were on the failed backend (be1) move or
+#     break.
+# Usage: flowcheck_test.sh   (meson: suite integration; root; exit 77 = skip)
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PY=${PYTHON3:-python3}
+
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v bird >/dev/null || { echo "SKIP: needs bird"; exit 77; }
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+
+FAILS=0
+for scenario in ecmp-shift backend-drain backend-fail backend-add; do
+  echo "== $scenario"
+  # One CPU: the per-CPU XDP flow tables on veths (see xdp_pop_test.sh).
+  if ! taskset -c 0 bash "$ROOT/scripts/pop.sh" --lbs 3 --backends 4 --spare 1 -- \
+      "$PY" "$ROOT/scripts/anylb-flowcheck" --scenario "$scenario" --tcp 40 --udp 40 \
+      --interval 50 --duration 7 --json "$OUT/$scenario.json"; then
+    echo "FAIL: $scenario: the run failed"
+    FAILS=$((FAILS + 1))
+    continue
+  fi
+  verdict=$("$PY" - "$OUT/$scenario.json" "$scenario" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+scenario = sys.argv[2]
+after = r["phases"][1:]
+problems = []
+if r["phases"][0]["flows"] != r["tcp_flows"] + r["udp_flows"]:
+    problems.append(f"only {r['phases'][0]['flows']} flows answered before the step")
+for ph in after:
+    if scenario == "backend-fail":
+        for what in ("changed_from", "broken_from"):
+            others = {b: n for b, n in ph[what].items() if b != "be1"}
+            if others:
+                problems.append(f"{ph['phase']}: flows on other backends {what.split('_')[0]}: {others}")
+        if not ph["changed_from"] and not ph["broken_from"]:
+            problems.append("be1 failed but none of its flows moved or broke")
+    else:
+        if ph["changed"] or ph["tcp_broken"] or ph["udp_lost"]:
+            problems.append(f"{ph['phase']}: changed {ph['changed']}, TCP broken {ph['tcp_broken']}, "
+                            f"UDP lost {ph['udp_lost']}")
+print("ok" if not problems else "; ".join(problems))
+EOF
+)
+  if [ "$verdict" = ok ]; then echo "PASS: $scenario"; else echo "FAIL: $scenario: $verdict"; FAILS=$((FAILS + 1)); fi
+done
+if [ "$FAILS" -ne 0 ]; then echo "FAIL: $FAILS scenario(s)"; exit 1; fi
+echo "PASS: all scenarios"
