@@ -2,9 +2,10 @@
 # anylb-flowcheck's scenarios 1, 3, 4 and 5 on the whole PoP (scripts/pop.sh:
 # 3 LB nodes, 4 backends and a spare), with small flow counts. Asserts:
 #   ecmp-shift, backend-drain, backend-add: every flow keeps its backend, no
-#     TCP connection breaks, no UDP packet is lost;
+#     TCP connection breaks, no UDP packet is lost; after backend-drain no new
+#     flow goes to the drained be1, after backend-add some go to the new be5;
 #   backend-fail: only flows that were on the failed backend (be1) move or
-#     break.
+#     break, and new flows go to the others.
 # Usage: flowcheck_test.sh   (meson: suite integration; root; exit 77 = skip)
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,7 +44,13 @@ for ph in after:
                 problems.append(f"{ph['phase']}: flows on other backends {what.split('_')[0]}: {others}")
         if not ph["changed_from"] and not ph["broken_from"]:
             problems.append("be1 failed but none of its flows moved or broke")
+        if set(r["new_flows_after_step"]) - {"be2", "be3", "be4"}:
+            problems.append(f"new flows after be1 failed: {r['new_flows_after_step']}")
     else:
+        if scenario == "backend-drain" and "be1" in r["new_flows_after_step"]:
+            problems.append(f"new flows went to the drained be1: {r['new_flows_after_step']}")
+        if scenario == "backend-add" and "be5" not in r["new_flows_after_step"]:
+            problems.append(f"no new flow went to the added be5: {r['new_flows_after_step']}")
         if ph["changed"] or ph["tcp_broken"] or ph["udp_lost"]:
             problems.append(f"{ph['phase']}: changed {ph['changed']}, TCP broken {ph['tcp_broken']}, "
                             f"UDP lost {ph['udp_lost']}")
