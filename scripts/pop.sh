@@ -2,7 +2,7 @@
 # A whole anycast PoP on one machine, in network namespaces it names
 # uniquely and removes on exit (even on failure):
 #
-#   cli (10.90.1.2-9) ── rtr (BIRD, ECMP over the LB nodes) ─┬─ lb1 .. lbN  (anylbd, XDP, BIRD)
+#   cli (10.90.1.2-9) ── rtr (BIRD, ECMP over the LB nodes) ─┬─ lb1 .. lbN  (anylbd: XDP or DPDK; BIRD)
 #                                                            └─ be1 .. beM  (decap, TCP/UDP servers)
 #
 # Every LB node runs the same config (same hash seed, same backends), as a
@@ -13,7 +13,9 @@
 # checks on :8080, and reply to the client directly.
 #
 # Usage:
-#   scripts/pop.sh [--lbs N] [--backends M] [--spare K] -- COMMAND [ARGS...]
+#   scripts/pop.sh [--lbs N] [--backends M] [--spare K] [--dataplane xdp|dpdk] -- COMMAND [ARGS...]
+# (--dataplane dpdk: every LB node runs the DPDK driver inside anylbd, on its
+# veth through net_af_packet, without hugepages)
 # (--spare: K more backends, running but not in the config, to add later)
 # builds the PoP, runs COMMAND (in the root namespace) with the PoP
 # described in the environment, then tears it all down:
@@ -29,8 +31,10 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LBS=3
 BACKENDS=4
 SPARE=0
+DATAPLANE=xdp
 while [ $# -gt 0 ]; do
   case "$1" in
+    --dataplane) DATAPLANE=$2; shift 2 ;;
     --lbs) LBS=$2; shift 2 ;;
     --backends) BACKENDS=$2; shift 2 ;;
     --spare) SPARE=$2; shift 2 ;;
@@ -42,6 +46,7 @@ done
 [ "$LBS" -ge 1 ] && [ "$LBS" -le 8 ] || { echo "pop.sh: --lbs 1..8" >&2; exit 2; }
 [ "$BACKENDS" -ge 1 ] && [ "$BACKENDS" -le 16 ] || { echo "pop.sh: --backends 1..16" >&2; exit 2; }
 [ "$SPARE" -ge 0 ] && [ "$SPARE" -le 4 ] || { echo "pop.sh: --spare 0..4" >&2; exit 2; }
+case "$DATAPLANE" in xdp | dpdk) ;; *) echo "pop.sh: --dataplane xdp|dpdk" >&2; exit 2 ;; esac
 RUNNING=$((BACKENDS + SPARE))
 [ "$(id -u)" -eq 0 ] || { echo "pop.sh: needs root (network namespaces, XDP)" >&2; exit 77; }
 
@@ -122,9 +127,11 @@ for ((i = 1; i <= LBS; i++)); do link "l$i" "lb$i" "10.90.$((10 + i))"; done
 for ((j = 1; j <= RUNNING; j++)); do link "b$j" "be$j" "10.90.$((100 + j))"; done
 inns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
 
-# The LB nodes' veths as a wire for XDP_TX (see tests/integration/xdp_pass.bpf.c).
+# The LB nodes' veths as a wire: checksums completed towards the node (an
+# XDP program or an af_packet socket sees what the sender left to offload),
+# and for XDP_TX a program on rtr's side (see tests/integration/xdp_pass.bpf.c).
 for ((i = 1; i <= LBS; i++)); do
-  inns rtr ip link set dev "l$i" xdpdrv obj "$PASS_OBJ" sec xdp
+  [ "$DATAPLANE" = xdp ] && inns rtr ip link set dev "l$i" xdpdrv obj "$PASS_OBJ" sec xdp
   inns rtr "$PY" "$HELPER" ethtool "l$i" --tx-csum off
 done
 
@@ -185,7 +192,7 @@ EOF
     cat <<EOF
 [node]
 name = "$n"
-dataplane = "xdp"
+dataplane = "$DATAPLANE"
 interface = "eth0"
 gateway_mac = "$(inns rtr cat /sys/class/net/l$i/address)"
 hash_seed = 0x5eed1e55
@@ -200,6 +207,18 @@ shutdown_grace = "1s"
 
 [api]
 socket = "$W/$n.sock"
+
+[dpdk]
+main_cpu = 0
+worker_cpus = [$(( $(nproc) > 1 ? 1 : 0 ))]
+hugepages = false
+memory_mb = 128
+mbufs = 4095
+rx_descriptors = 512
+tx_descriptors = 512
+
+[[dpdk.port]]
+device = "net_af_packet$i,iface=eth0"
 EOF
     for vip in "web 192.0.2.10 80 tcp ipip" "dns 192.0.2.53 53 udp gue"; do
       read -r name address port proto encap <<<"$vip"
