@@ -1,7 +1,7 @@
 #include "control/daemon/dataplane.h"
-#include "control/tables/state_spec.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/options_from_config.h"
 
 namespace anylb {
 
@@ -13,26 +13,8 @@ class DpdkDataplane : public Dataplane {
   const char* kind() const override { return "dpdk"; }
 
   Result<bool> start(const Config& c, const ForwardingState& state) override {
-    dpdk::EalOptions e;
-    e.main_cpu = c.dpdk.main_cpu;
-    e.worker_cpus = c.dpdk.worker_cpus;
-    e.hugepages = c.dpdk.hugepages;
-    e.memory_mb = c.dpdk.memory_mb;
-    e.extra = c.dpdk.eal_args;
-    dpdk::DriverOptions o;
-    for (const auto& p : c.dpdk.ports) {
-      e.pci = e.pci || dpdk::is_pci_address(p.device);
-      o.ports.push_back({p.device, p.exception_tap.empty() ? "" : dpdk::tap_device(p.exception_tap)});
-    }
-    if (o.ports.empty()) o.ports.push_back({"net_af_packet0,iface=" + c.node.interface, ""});
-    o.mbufs = c.dpdk.mbufs;
-    o.rx_descriptors = c.dpdk.rx_descriptors;
-    o.tx_descriptors = c.dpdk.tx_descriptors;
-    o.burst = c.dpdk.burst;
-    o.flow_entries = c.node.flow_table_entries;
-    o.timeouts = flow_timeouts_from_config(c.timeouts);
-    if (auto ok = dpdk::init_eal(e); !ok) return ok.error();
-    auto d = dpdk::Driver::start(o, state);
+    if (auto ok = dpdk::init_eal(dpdk::eal_options_from_config(c)); !ok) return ok.error();
+    auto d = dpdk::Driver::start(dpdk::driver_options_from_config(c), state);
     if (!d) return d.error();
     driver_ = std::move(*d);
     return true;

@@ -13,6 +13,7 @@
 #include "control/tables/state_spec.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/options_from_config.h"
 
 namespace {
 
@@ -31,35 +32,8 @@ using anylb::Config;
 using anylb::dpdk::Driver;
 using anylb::dpdk::DriverOptions;
 using anylb::dpdk::EalOptions;
-
-EalOptions eal_options(const Config& c) {
-  EalOptions e;
-  e.main_cpu = c.dpdk.main_cpu;
-  e.worker_cpus = c.dpdk.worker_cpus;
-  e.hugepages = c.dpdk.hugepages;
-  e.memory_mb = c.dpdk.memory_mb;
-  e.extra = c.dpdk.eal_args;
-  for (const auto& p : c.dpdk.ports) e.pci = e.pci || anylb::dpdk::is_pci_address(p.device);
-  return e;
-}
-
-DriverOptions driver_options(const Config& c) {
-  DriverOptions o;
-  for (const auto& p : c.dpdk.ports) {
-    o.ports.push_back({p.device, p.exception_tap.empty() ? "" : anylb::dpdk::tap_device(p.exception_tap)});
-  }
-  if (o.ports.empty()) {
-    // The kernel keeps seeing an af_packet interface's frames: no exception port needed.
-    o.ports.push_back({"net_af_packet0,iface=" + c.node.interface, ""});
-  }
-  o.mbufs = c.dpdk.mbufs;
-  o.rx_descriptors = c.dpdk.rx_descriptors;
-  o.tx_descriptors = c.dpdk.tx_descriptors;
-  o.burst = c.dpdk.burst;
-  o.flow_entries = c.node.flow_table_entries;
-  o.timeouts = anylb::flow_timeouts_from_config(c.timeouts);
-  return o;
-}
+using anylb::dpdk::driver_options_from_config;
+using anylb::dpdk::eal_options_from_config;
 
 void print_stats(const anylb::dpdk::DriverStats& s, const anylb::dpdk::DriverStats* before,
                  double seconds) {
@@ -112,8 +86,8 @@ int main(int argc, char** argv) {
   auto state = anylb::build_state_from_config(*config, nullptr);
   if (!state) return fail(state.error().message);
 
-  const EalOptions eal = eal_options(*config);
-  const DriverOptions options = driver_options(*config);
+  const EalOptions eal = eal_options_from_config(*config);
+  const DriverOptions options = driver_options_from_config(*config);
   if (dry_run) {
     std::string line;
     for (const auto& a : anylb::dpdk::eal_arguments(eal)) line += (line.empty() ? "" : " ") + a;
