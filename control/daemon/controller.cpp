@@ -22,6 +22,22 @@ bool Controller::past_drain_grace(const std::string& vip, const IpAddress& b,
   return it != draining_since_.end() && now_ms - it->second >= config_.node.drain_grace_ms;
 }
 
+size_t Controller::count_past_drain_grace(uint64_t now_ms) const {
+  size_t n = 0;
+  for (const auto& [key, since] : draining_since_) n += past_drain_grace(key.first, key.second, now_ms);
+  return n;
+}
+
+uint32_t Controller::healthy_backends(const VipConfig& v) const {
+  // Only active backends that passed their checks count towards min_healthy
+  // (a draining one past node.drain_grace is not active to begin with).
+  uint32_t n = 0;
+  for (const BackendConfig& b : v.backends) {
+    n += b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address);
+  }
+  return n;
+}
+
 bool Controller::usable(const std::string& vip, const IpAddress& b, uint64_t now_ms) const {
   return health_.usable(vip, b) && !past_drain_grace(vip, b, now_ms);
 }
@@ -48,6 +64,7 @@ Result<bool> Controller::rebuild(uint64_t now_ms) {
     if (auto ok = dataplane_->publish(*built); !ok) return ok.error();
   }
   state_ = std::move(*built);
+  past_grace_in_tables_ = count_past_drain_grace(now_ms);
   return true;
 }
 
@@ -63,16 +80,9 @@ Result<bool> Controller::start(uint64_t now_ms) {
 
 std::vector<HealthChange> Controller::tick(uint64_t now_ms, int wait_ms) {
   const auto changes = health_.step(wait_ms, now_ms);
-  bool grace_expired = false;
-  if (config_.node.drain_grace_ms != 0) {
-    for (const auto& [key, since] : draining_since_) {
-      // Exactly when it crosses: one rebuild, not one per tick.
-      if (now_ms - since >= config_.node.drain_grace_ms &&
-          now_ms - since < config_.node.drain_grace_ms + static_cast<uint64_t>(wait_ms) + 50) {
-        grace_expired = true;
-      }
-    }
-  }
+  // A draining backend crossing node.drain_grace is a change too; the tables
+  // remember how many had crossed when they were built.
+  const bool grace_expired = count_past_drain_grace(now_ms) != past_grace_in_tables_;
   if (ready_ && (!changes.empty() || grace_expired)) {
     const auto t0 = std::chrono::steady_clock::now();
     if (rebuild(now_ms).ok()) {
@@ -87,14 +97,7 @@ std::vector<HealthChange> Controller::tick(uint64_t now_ms, int wait_ms) {
 void Controller::announce(uint64_t now_ms) {
   std::map<std::string, bool> wanted;
   for (const VipConfig& v : config_.vips) {
-    uint32_t healthy = 0;
-    for (const BackendConfig& b : v.backends) {
-      // Only backends that passed their checks count towards min_healthy.
-      if (b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address) &&
-          !past_drain_grace(v.name, b.address, now_ms)) {
-        ++healthy;
-      }
-    }
+    const uint32_t healthy = healthy_backends(v);
     auto it = policies_.try_emplace(v.name, config_.bgp.announce_hold_ms).first;
     const bool withdrawn_by_operator = drained_ || shutdown_at_ms_.has_value();
     wanted[v.name] =
@@ -239,9 +242,7 @@ std::vector<VipStatus> Controller::vips() const {
     s.protocol = v.protocol;
     s.min_healthy = v.min_healthy;
     s.backends = static_cast<uint32_t>(v.backends.size());
-    for (const BackendConfig& b : v.backends) {
-      if (b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address)) ++s.healthy;
-    }
+    s.healthy = healthy_backends(v);
     auto told = told_.find(v.name);
     s.announced = told != told_.end() && told->second;
     auto p = policies_.find(v.name);

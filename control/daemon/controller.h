@@ -98,6 +98,8 @@ class Controller {
   // In the table: not known unhealthy, and not a draining backend past node.drain_grace.
   bool usable(const std::string& vip, const IpAddress& b, uint64_t now_ms) const;
   bool past_drain_grace(const std::string& vip, const IpAddress& b, uint64_t now_ms) const;
+  size_t count_past_drain_grace(uint64_t now_ms) const;
+  uint32_t healthy_backends(const VipConfig& v) const;
   Result<bool> rebuild(uint64_t now_ms);
   void announce(uint64_t now_ms);
   void track_draining(uint64_t now_ms);
@@ -113,6 +115,7 @@ class Controller {
   uint64_t drained_since_ms_ = 0;
   std::optional<uint64_t> shutdown_at_ms_;
   std::map<Key, uint64_t> draining_since_;  // configured draining, for node.drain_grace
+  size_t past_grace_in_tables_ = 0;         // of those, past the grace when the tables were built
   std::map<std::string, AnnouncePolicy> policies_;  // by VIP name
   std::map<std::string, bool> told_;                // what the speaker last accepted
   std::map<std::string, IpAddress> routes_;         // VIP name -> address, for withdrawals

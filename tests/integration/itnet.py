@@ -223,7 +223,7 @@ def cmd_serve(a):
         s.bind((host, port))
         s.listen(1024)
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, ("listen", None))
+        sel.register(s, selectors.EVENT_READ, ("listen", "conn"))
     for spec in a.udp or []:
         host, port = _split_hostport(spec)
         s = socket.socket(_family(host), socket.SOCK_DGRAM)
@@ -238,7 +238,7 @@ def cmd_serve(a):
         s.bind((host, port))
         s.listen(128)
         s.setblocking(False)
-        sel.register(s, selectors.EVENT_READ, ("http-listen", None))
+        sel.register(s, selectors.EVENT_READ, ("listen", "http"))
     ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     ctl.bind(("127.0.0.1", a.stats_port))
     ctl.setblocking(False)
@@ -251,23 +251,16 @@ def cmd_serve(a):
         for key, _ in sel.select():
             kind, buf = key.data
             s = key.fileobj
-            if kind == "listen":
+            if kind == "listen":  # buf: what the accepted connections are ("conn" or "http")
                 while True:
                     try:
                         c, _ = s.accept()
                     except BlockingIOError:
                         break
-                    stats["accepts"] += 1
+                    if buf == "conn":
+                        stats["accepts"] += 1
                     c.setblocking(False)
-                    sel.register(c, selectors.EVENT_READ, ("conn", bytearray()))
-            elif kind == "http-listen":
-                while True:
-                    try:
-                        c, _ = s.accept()
-                    except BlockingIOError:
-                        break
-                    c.setblocking(False)
-                    sel.register(c, selectors.EVENT_READ, ("http", bytearray()))
+                    sel.register(c, selectors.EVENT_READ, (buf, bytearray()))
             elif kind == "http":
                 try:
                     data = s.recv(4096)
