@@ -64,7 +64,6 @@ Worker::Worker(uint32_t id, PublishedState& state, uint32_t flow_entries,
 Worker::~Worker() = default;
 
 void Worker::add_queue(const QueueAssignment& q) {
-  queues_.push_back(q);
   auto owned = std::make_unique<OwnedQueue>();
   owned->where = q;
   owned->out.port = q.port;

@@ -54,7 +54,6 @@ class Worker {
   Worker& operator=(const Worker&) = delete;
 
   void add_queue(const QueueAssignment& q);
-  const std::vector<QueueAssignment>& queues() const { return queues_; }
 
   // The loop: poll_once() and a quiescent report, until `stop`; then the
   // pending TX is flushed and the worker goes offline for RCU.
@@ -85,7 +84,6 @@ class Worker {
   WorkerStats stats_;
   uint16_t burst_;
   uint64_t tsc_per_ms_;
-  std::vector<QueueAssignment> queues_;
   std::vector<std::unique_ptr<OwnedQueue>> owned_;
 };
 
