@@ -279,8 +279,7 @@ struct Bench {
       next = next + n == ms.size() ? 0 : next + n;
       return static_cast<uint32_t>(n);
     });
-    // Back into the ring for the next loop.
-    return r;
+    return r;  // the caller reloads the ring (RingLoop::load) before the next driver run
   }
 };
 

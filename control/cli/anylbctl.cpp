@@ -20,11 +20,6 @@
 
 namespace {
 
-anylb::Result<anylb::Config> load(const std::string& path) {
-  if (path.empty()) return anylb::parse_config(anylb::embedded_default_config(), "<embedded default>");
-  return anylb::load_config_file(path);
-}
-
 int fail(const std::string& message) {
   std::fprintf(stderr, "anylbctl: %s\n", message.c_str());
   return 2;
@@ -158,7 +153,7 @@ int main(int argc, char** argv) {
   }
 #endif
 
-  auto cfg = load(config_path);
+  auto cfg = anylb::load_config_or_default(config_path);
   if (!cfg) return fail(cfg.error().message);
   print_warnings(*cfg);
 

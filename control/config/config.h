@@ -166,6 +166,10 @@ Result<Config> load_config_file(const std::string& path);
 // The default config shipped in config/default.toml, compiled in.
 std::string_view embedded_default_config();
 
+// The config at `path`, or the embedded default when path is empty (the
+// tools' and daemons' --config convention).
+Result<Config> load_config_or_default(const std::string& path);
+
 const char* protocol_name(uint8_t protocol);
 const char* encap_name(anylb_encap encap);
 const char* backend_state_name(anylb_backend_state state);

@@ -471,6 +471,11 @@ Result<Config> load_config_file(const std::string& path) {
 
 std::string_view embedded_default_config() { return embedded::default_config_toml; }
 
+Result<Config> load_config_or_default(const std::string& path) {
+  return path.empty() ? parse_config(embedded_default_config(), "<embedded default>")
+                      : load_config_file(path);
+}
+
 const char* protocol_name(uint8_t protocol) {
   switch (protocol) {
     case IPPROTO_ICMP: return "icmp";

@@ -114,9 +114,7 @@ HttpResponse post_weight(const HttpRequest& r, Controller& c, const ApiContext& 
 }
 
 HttpResponse post_reload(Controller& c, const ApiContext& ctx) {
-  auto next = ctx.config_path.empty()
-                  ? parse_config(embedded_default_config(), "<embedded>")
-                  : load_config_file(ctx.config_path);
+  auto next = load_config_or_default(ctx.config_path);
   if (!next) return error(400, next.error().message);
   auto notes = c.reload(std::move(*next), ctx.now_ms());
   if (!notes) return error(400, notes.error().message);

@@ -57,9 +57,7 @@ int main(int argc, char** argv) {
             : level == "error" ? Level::Error : Level::Info;
   if (pin_root.empty()) pin_root = "/sys/fs/bpf/anylb";
 
-  auto config = config_path.empty()
-                    ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
-                    : anylb::load_config_file(config_path);
+  auto config = anylb::load_config_or_default(config_path);
   if (!config) {
     log(Level::Error, "bad config", fmt::format("error=\"{}\"", config.error().message));
     return 1;
@@ -131,9 +129,7 @@ int main(int argc, char** argv) {
       }
       if (controller.shutdown_done(now)) break;
       if (g_reload.exchange(false)) {
-        auto next = config_path.empty()
-                        ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
-                        : anylb::load_config_file(config_path);
+        auto next = anylb::load_config_or_default(config_path);
         auto notes = next ? controller.reload(std::move(*next), now)
                           : anylb::Result<std::vector<std::string>>(next.error());
         if (!notes) {

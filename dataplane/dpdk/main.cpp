@@ -78,9 +78,7 @@ int main(int argc, char** argv) {
   app.add_flag("--dry-run", dry_run, "print the EAL arguments and ports, then exit");
   CLI11_PARSE(app, argc, argv);
 
-  auto config = config_path.empty()
-                    ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
-                    : anylb::load_config_file(config_path);
+  auto config = anylb::load_config_or_default(config_path);
   if (!config) return fail(config.error().message);
   for (const auto& w : config->warnings) fmt::print(stderr, "anylb-dpdk: warning: {}\n", w);
   auto state = anylb::build_state_from_config(*config, nullptr);
@@ -123,9 +121,7 @@ int main(int argc, char** argv) {
     const auto now = clock::now();
     if (duration > 0 && std::chrono::duration<double>(now - started).count() >= duration) break;
     if (g_reload.exchange(false)) {
-      auto next = config_path.empty()
-                      ? anylb::parse_config(anylb::embedded_default_config(), "<embedded>")
-                      : anylb::load_config_file(config_path);
+      auto next = anylb::load_config_or_default(config_path);
       auto built = next ? anylb::build_state_from_config(*next, &(*driver)->state())
                         : anylb::Result<anylb::ForwardingState>(next.error());
       if (!built) {
