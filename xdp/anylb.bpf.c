@@ -223,21 +223,70 @@ static __always_inline __u8 *pkt(void *data, void *data_end, __u32 off, __u32 le
 	return p;
 }
 
+/* Words of the packet (and of stack and map bytes), read and written whole.
+ * __builtin_memcpy and byte arithmetic on a __u8 pointer make clang assume
+ * 1-byte alignment and emit a load or store per byte: in the first version
+ * that was a good part of an established packet's instructions. x86 (like
+ * arm64) accesses unaligned words at full speed and the verifier checks
+ * packet alignment only under BPF_F_STRICT_ALIGNMENT, which the loader does
+ * not set. may_alias: the same bytes are also read as __u8. */
+typedef __u16 __attribute__((may_alias)) word16;
+typedef __u32 __attribute__((may_alias)) word32;
+typedef __u64 __attribute__((may_alias)) word64;
+
+static __always_inline __u32 get32(const void *p)
+{
+	return *(const word32 *)p;
+}
+
+static __always_inline void put32(void *p, __u32 v)
+{
+	*(word32 *)p = v;
+}
+
+static __always_inline void copy6(void *to, const void *from)
+{
+	__u32 lo = *(const word32 *)from;
+	__u16 hi = *(const word16 *)((const __u8 *)from + 4);
+
+	*(word32 *)to = lo;
+	*(word16 *)((__u8 *)to + 4) = hi;
+}
+
+static __always_inline void copy16(void *to, const void *from)
+{
+	__u64 lo = *(const word64 *)from;
+	__u64 hi = *(const word64 *)((const __u8 *)from + 8);
+
+	*(word64 *)to = lo;
+	*(word64 *)((__u8 *)to + 8) = hi;
+}
+
 static __always_inline __u16 load_be16(const __u8 *p)
 {
-	return (__u16)(((__u16)p[0] << 8) | p[1]);
+	return bpf_ntohs(*(const word16 *)p);
 }
 
 static __always_inline void store_be16(__u8 *p, __u16 v)
 {
-	p[0] = (__u8)(v >> 8);
-	p[1] = (__u8)v;
+	*(word16 *)p = bpf_htons(v);
 }
 
 /* ---- Checksums (checksum.h) --------------------------------------------- */
 
 static __always_inline __u16 csum_fold(__u32 sum)
 {
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* A sum of up to 2^32 32-bit words folded to 16 bits. */
+static __always_inline __u16 csum_fold64(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	sum = (sum & 0xffff) + (sum >> 16);
 	return (__u16)sum;
@@ -352,15 +401,15 @@ __noinline int anylb_walk_ipv6_ext(struct xdp_md *ctx, __u32 off, __u32 end, __u
 
 static __always_inline void copy_v4_addrs(const __u8 *h, struct anylb_flow_key *k)
 {
-	__builtin_memcpy(k->src, h + 12, 4);
-	__builtin_memcpy(k->dst, h + 16, 4);
+	put32(k->src, get32(h + 12));
+	put32(k->dst, get32(h + 16));
 	k->family = 4;
 }
 
 static __always_inline void copy_v6_addrs(const __u8 *h, struct anylb_flow_key *k)
 {
-	__builtin_memcpy(k->src, h + 8, 16);
-	__builtin_memcpy(k->dst, h + 24, 16);
+	copy16(k->src, h + 8);
+	copy16(k->dst, h + 24);
 	k->family = 6;
 }
 
@@ -491,8 +540,7 @@ static __always_inline int parse_icmp_inner(struct xdp_md *ctx, void *data, void
 		p = pkt(data, data_end, l4, 4);
 		if (!p)
 			return ANYLB_DROP_ICMP_INNER_MALFORMED;
-		__builtin_memcpy(&inner->sport, p, 2);
-		__builtin_memcpy(&inner->dport, p + 2, 2);
+		put32(&inner->sport, get32(p)); /* sport, dport */
 	}
 	return ANYLB_DROP_NONE;
 }
@@ -546,8 +594,7 @@ static __always_inline int parse_l4(struct xdp_md *ctx, void *data, void *data_e
 		p = pkt(data, data_end, off, 20);
 		if (!p)
 			return ANYLB_DROP_L4_TRUNCATED;
-		__builtin_memcpy(&v->key.sport, p, 2);
-		__builtin_memcpy(&v->key.dport, p + 2, 2);
+		put32(&v->key.sport, get32(p)); /* sport, dport */
 		v->tcp_flags = p[13];
 		header_len = ((__u32)p[12] >> 4) * 4;
 		if (header_len < 20 || !fits(off, header_len, end))
@@ -560,8 +607,7 @@ static __always_inline int parse_l4(struct xdp_md *ctx, void *data, void *data_e
 		p = pkt(data, data_end, off, 8);
 		if (!p)
 			return ANYLB_DROP_L4_TRUNCATED;
-		__builtin_memcpy(&v->key.sport, p, 2);
-		__builtin_memcpy(&v->key.dport, p + 2, 2);
+		put32(&v->key.sport, get32(p)); /* sport, dport */
 		return ANYLB_DROP_NONE;
 	case PROTO_ICMP:
 		return v->family == 4 ? parse_icmp(ctx, data, data_end, off, end, v) : ANYLB_DROP_NONE;
@@ -726,7 +772,7 @@ static __always_inline struct anylb_vip *find_vip_index(const __u8 *dst16, __u8 
 	struct anylb_vip_key k __attribute__((aligned(8))) = {};
 	__u32 *id;
 
-	__builtin_memcpy(k.addr, dst16, 16);
+	copy16(k.addr, dst16);
 	k.port = port_host;
 	k.protocol = protocol;
 	k.family = family;
@@ -1010,7 +1056,7 @@ __noinline int anylb_echo_reply(struct xdp_md *ctx, const struct view *v)
 	void *data_end = (void *)(long)ctx->data_end;
 	__u32 ip_header_len, l3, l4, flen, trailing;
 	__u16 old_word, new_word, check;
-	__u8 tmp[16];
+	__u8 tmp[16] __attribute__((aligned(8))); /* stack words must be aligned */
 	__u8 *eth, *ip, *icmp;
 
 	if (!v)
@@ -1036,9 +1082,9 @@ __noinline int anylb_echo_reply(struct xdp_md *ctx, const struct view *v)
 	eth = pkt(data, data_end, 0, 12);
 	if (!eth)
 		return ANYLB_DROP_ICMP_UNHANDLED;
-	__builtin_memcpy(tmp, eth, 6);
-	__builtin_memcpy(eth, eth + 6, 6);
-	__builtin_memcpy(eth + 6, tmp, 6);
+	copy6(tmp, eth);
+	copy6(eth, eth + 6);
+	copy6(eth + 6, tmp);
 
 	icmp = pkt(data, data_end, l4, 4);
 	if (!icmp)
@@ -1047,9 +1093,10 @@ __noinline int anylb_echo_reply(struct xdp_md *ctx, const struct view *v)
 		ip = pkt(data, data_end, l3, 20);
 		if (!ip)
 			return ANYLB_DROP_ICMP_UNHANDLED;
-		__builtin_memcpy(tmp, ip + 12, 4);
-		__builtin_memcpy(ip + 12, ip + 16, 4);
-		__builtin_memcpy(ip + 16, tmp, 4);
+		__u32 src = get32(ip + 12);
+
+		put32(ip + 12, get32(ip + 16));
+		put32(ip + 16, src);
 		ip[8] = 64;
 		ip[10] = 0;
 		ip[11] = 0;
@@ -1061,9 +1108,9 @@ __noinline int anylb_echo_reply(struct xdp_md *ctx, const struct view *v)
 		ip = pkt(data, data_end, l3, 40);
 		if (!ip)
 			return ANYLB_DROP_ICMP_UNHANDLED;
-		__builtin_memcpy(tmp, ip + 8, 16);
-		__builtin_memcpy(ip + 8, ip + 24, 16);
-		__builtin_memcpy(ip + 24, tmp, 16);
+		copy16(tmp, ip + 8);
+		copy16(ip + 8, ip + 24);
+		copy16(ip + 24, tmp);
 		ip[7] = 64;
 		/* Type 128 -> 129; swapping the addresses leaves the pseudo-header sum. */
 		old_word = load_be16(icmp);
@@ -1101,13 +1148,25 @@ static __always_inline void prefix_add(__u8 *a, int last, __u64 index)
 	}
 }
 
-/* Copies n bytes of node_config. A plain memcpy would not do: with the
- * volatile cast away, clang folds it to the initializer's zeros. */
-static __always_inline void config_copy(__u8 *out, const volatile __u8 *in, int n)
+/* Copies of node_config's byte arrays, in words. The reads stay volatile:
+ * with the volatile cast away, clang folds them to the initializer's zeros.
+ * The arrays are 8-aligned in the struct (anylb_maps.h). */
+static __always_inline void config_copy6(void *out, const volatile __u8 *in)
 {
-#pragma unroll
-	for (int i = 0; i < n; i++)
-		out[i] = in[i];
+	__u32 lo = *(const volatile __u32 *)in;
+	__u16 hi = *(const volatile __u16 *)(in + 4);
+
+	*(word32 *)out = lo;
+	*(word16 *)((__u8 *)out + 4) = hi;
+}
+
+static __always_inline void config_copy16(void *out, const volatile __u8 *in)
+{
+	__u64 lo = *(const volatile __u64 *)in;
+	__u64 hi = *(const volatile __u64 *)(in + 8);
+
+	*(word64 *)out = lo;
+	*(word64 *)((__u8 *)out + 8) = hi;
 }
 
 /* encap_source(): 1 and the address in out, or 0 when none is configured. */
@@ -1119,9 +1178,9 @@ static __always_inline int encap_source(int is_v4, __u32 hash, __u8 *out)
 	if (kind != ANYLB_SOURCE_PREFIX && kind != ANYLB_SOURCE_ADDRESS)
 		return 0;
 	if (is_v4)
-		config_copy(out, node_config.source_v4, 16);
+		config_copy16(out, node_config.source_v4);
 	else
-		config_copy(out, node_config.source_v6, 16);
+		config_copy16(out, node_config.source_v6);
 	if (kind != ANYLB_SOURCE_PREFIX)
 		return 1;
 	size = is_v4 ? node_config.source_v4_size : node_config.source_v6_size;
@@ -1222,7 +1281,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	__u8 src[16] __attribute__((aligned(8)));
-	__u8 arrived_on[6];
+	__u8 arrived_on[6] __attribute__((aligned(4)));
 	__u32 ip_len, outer_len, l2_len, inner_len, flen, trailing;
 	__u16 outer_ethertype, udp_len, sport;
 	__u8 proto;
@@ -1250,7 +1309,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	e = pkt(data, data_end, 0, 6);
 	if (!e)
 		return ANYLB_DROP_NO_HEADROOM;
-	__builtin_memcpy(arrived_on, e, 6); /* the old destination MAC: ours */
+	copy6(arrived_on, e); /* the old destination MAC: ours */
 	flen = (__u32)((long)data_end - (long)data);
 	trailing = flen - ((__u32)v->l3_off + inner_len); /* Ethernet padding */
 	if (trailing > flen)
@@ -1267,8 +1326,8 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	e = pkt(data, data_end, 0, ETH_LEN);
 	if (!e)
 		return ANYLB_DROP_NO_HEADROOM;
-	config_copy(e, node_config.gateway_mac, 6);
-	__builtin_memcpy(e + 6, arrived_on, 6);
+	config_copy6(e, node_config.gateway_mac);
+	copy6(e + 6, arrived_on);
 	if (v->has_vlan) {
 		e = pkt(data, data_end, 0, 18);
 		if (!e)
@@ -1281,43 +1340,39 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	}
 
 	if (is_v4) {
-		/* write_ipv4() */
+		/* write_ipv4(), as five words in memory order. The checksum is
+		 * summed over the words as they lie in memory: a one's-complement
+		 * sum comes out byte-swapped exactly when its input was, so it is
+		 * stored as it comes out (RFC 1071, section 2(B)). */
 		__u16 total_len = (__u16)(outer_len + inner_len);
 		__u16 flags = (v->family == 6 || v->df) ? 0x4000 : 0;
-		__u32 sum;
+		__u32 w0 = 0x45u | ((__u32)v->tos << 8) | ((__u32)bpf_htons(total_len) << 16);
+		__u32 w1 = (__u32)bpf_htons(flags) << 16; /* id 0 */
+		__u32 w2 = OUTER_TTL | ((__u32)proto << 8); /* checksum 0 */
+		__u32 w3 = get32(src), w4 = get32(b->addr);
 
 		h = pkt(data, data_end, l2_len, 20);
 		if (!h)
 			return ANYLB_DROP_NO_HEADROOM;
-		h[0] = 0x45;
-		h[1] = v->tos;
-		store_be16(h + 2, total_len);
-		store_be16(h + 4, 0);
-		store_be16(h + 6, flags);
-		h[8] = OUTER_TTL;
-		h[9] = proto;
-		__builtin_memcpy(h + 12, src, 4);
-		__builtin_memcpy(h + 16, b->addr, 4);
-		sum = ((0x45u << 8) | v->tos) + total_len + flags + (((__u32)OUTER_TTL << 8) | proto);
-		sum += (((__u32)src[0] << 8) | src[1]) + (((__u32)src[2] << 8) | src[3]);
-		sum += (((__u32)b->addr[0] << 8) | b->addr[1]) + (((__u32)b->addr[2] << 8) | b->addr[3]);
-		store_be16(h + 10, csum_finish(sum));
+		w2 |= (__u32)(__u16)~csum_fold64((__u64)w0 + w1 + w2 + w3 + w4) << 16;
+		put32(h, w0);
+		put32(h + 4, w1);
+		put32(h + 8, w2);
+		put32(h + 12, w3);
+		put32(h + 16, w4);
 	} else {
 		/* write_ipv6() */
 		__u32 first = (6u << 28) | ((__u32)v->tos << 20) | (hash & 0xfffff);
+		__u16 payload_len = gue ? udp_len : (__u16)inner_len;
 
 		h = pkt(data, data_end, l2_len, 40);
 		if (!h)
 			return ANYLB_DROP_NO_HEADROOM;
-		h[0] = (__u8)(first >> 24);
-		h[1] = (__u8)(first >> 16);
-		h[2] = (__u8)(first >> 8);
-		h[3] = (__u8)first;
-		store_be16(h + 4, gue ? udp_len : (__u16)inner_len);
-		h[6] = proto;
-		h[7] = OUTER_TTL;
-		__builtin_memcpy(h + 8, src, 16);
-		__builtin_memcpy(h + 24, b->addr, 16);
+		put32(h, bpf_htonl(first));
+		put32(h + 4, bpf_htons(payload_len) | ((__u32)proto << 16) |
+				     ((__u32)OUTER_TTL << 24));
+		copy16(h + 8, src);
+		copy16(h + 24, b->addr);
 	}
 	if (!gue)
 		return ANYLB_DROP_NONE;
@@ -1325,10 +1380,8 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	udp = pkt(data, data_end, l2_len + ip_len, 8);
 	if (!udp)
 		return ANYLB_DROP_NO_HEADROOM;
-	store_be16(udp, sport);
-	store_be16(udp + 2, node_config.gue_port);
-	store_be16(udp + 4, udp_len);
-	store_be16(udp + 6, 0);
+	put32(udp, bpf_htons(sport) | ((__u32)bpf_htons(node_config.gue_port) << 16));
+	put32(udp + 4, bpf_htons(udp_len)); /* checksum 0 */
 	if (!is_v4) {
 		/* csum_pseudo_v6() + the UDP header + the whole inner packet. */
 		__u32 sum = csum_addr16(src) + csum_addr16(b->addr);
@@ -1425,8 +1478,8 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 
 	/* reverse_flow_key(), into v->key: the outer packet's own flow is not
 	 * needed any more (encap() reads only the view's IP fields). */
-	__builtin_memcpy(flow->src, v->inner.dst, 16);
-	__builtin_memcpy(flow->dst, v->inner.src, 16);
+	copy16(flow->src, v->inner.dst);
+	copy16(flow->dst, v->inner.src);
 	flow->sport = v->inner.dport;
 	flow->dport = v->inner.sport;
 	flow->proto = v->inner.proto;

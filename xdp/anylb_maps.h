@@ -117,6 +117,19 @@ struct anylb_node_config {
 	__u32 flow_bucket_mask; /* flow-table buckets per CPU - 1 (a power of two - 1) */
 };
 
+/* The program reads these arrays in aligned words (config_copy6/16). */
+#ifdef __cplusplus
+#define ANYLB_STATIC_ASSERT static_assert
+#else
+#define ANYLB_STATIC_ASSERT _Static_assert
+#endif
+ANYLB_STATIC_ASSERT(__builtin_offsetof(struct anylb_node_config, gateway_mac) % 4 == 0,
+		    "gateway_mac is read as a 32-bit and a 16-bit word");
+ANYLB_STATIC_ASSERT(__builtin_offsetof(struct anylb_node_config, source_v4) % 8 == 0,
+		    "source_v4 is read as two 64-bit words");
+ANYLB_STATIC_ASSERT(__builtin_offsetof(struct anylb_node_config, source_v6) % 8 == 0,
+		    "source_v6 is read as two 64-bit words");
+
 #define ANYLB_SOURCE_NONE 0
 #define ANYLB_SOURCE_ADDRESS 1
 #define ANYLB_SOURCE_PREFIX 2
