@@ -18,6 +18,16 @@
 // cross-check on frames the program does not rewrite (not a VIP: XDP_PASS),
 // net is also measured with repeat = R on each frame.
 //
+// Hot loop, the second regime: every frame with repeat = H, each iteration
+// entering through restore.bpf.c, which puts the frame back as it came in
+// (length and first bytes) and tail-calls the program under test. The kernel
+// reports the mean time per iteration; the same figure with `drop` in the
+// tail-call slot (the restore, the tail call, the loop) is subtracted. Here
+// the program runs with warm caches and predictors on one flow at a time: the
+// best case, and the regime in which per-packet figures of other balancers
+// are usually quoted. New flows cannot be measured this way (the second
+// iteration is a hit), so (b) is repeat = 1 only.
+//
 // Cases, each over a batch of distinct flows (the frames of bench_state.h):
 //   est   established TCP/IPv4 to web:80 and web-tls:443 (flow-table hit), IPIP
 //   udp   UDP/IPv4 to dns:53, established (hit), GUE over IPv4
@@ -55,6 +65,7 @@
 #include "ipip.skel.h"
 #include "live.skel.h"
 #include "macswap.skel.h"
+#include "restore.skel.h"
 #include "trivial.skel.h"
 #include "xdp/node_config.h"
 #include "xdp/state_writer.h"
@@ -69,6 +80,7 @@ struct Options {
   uint32_t table = 1u << 20;   // flow-table entries (per CPU)
   size_t prefill = 1u << 20;   // new flows inserted before the `new` rounds
   uint32_t repeat = 100;       // repeat for the pass cross-check
+  uint32_t hot_repeat = 64;    // iterations per frame in the hot loop
   int cpu = 0;
   bool live = false;
   uint32_t live_packets = 4u << 20;
@@ -160,6 +172,62 @@ double run_repeat(const Prog& p, const Frames& f, uint32_t repeat, uint32_t expe
   return static_cast<double>(total) / static_cast<double>(f.size());
 }
 
+// The hot loop: every frame with repeat H behind the restore program, whose
+// tail-call slot holds the program under test. The per-iteration duration,
+// averaged over frames.
+struct HotLoop {
+  bench_restore* skel;
+  int fd;
+  int slot;  // the under_test PROG_ARRAY
+
+  void select(const Prog& p) const {
+    const uint32_t zero = 0;
+    const int fd_under_test = p.fd;
+    if (bpf_map_update_elem(slot, &zero, &fd_under_test, BPF_ANY) != 0) {
+      die(std::string("hot loop: put ") + p.name + " into the tail-call slot");
+    }
+  }
+  void load_frame(const Frames& f, size_t i) const {
+    static_assert(sizeof skel->bss->frame_head <= 42);
+    if (f.len[i] < sizeof skel->bss->frame_head) die("hot loop: frame shorter than the restore");
+    skel->bss->frame_len = f.len[i];
+    std::memcpy(skel->bss->frame_head, f.frame(i), sizeof skel->bss->frame_head);
+  }
+  double run(const Prog& p, const Frames& f, uint32_t repeat, uint32_t expected) const {
+    select(p);
+    uint64_t total = 0;
+    for (size_t i = 0; i < f.size(); ++i) {
+      load_frame(f, i);
+      LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.frame(i), .data_size_in = f.len[i],
+                  .repeat = static_cast<int>(repeat));
+      if (int err = bpf_prog_test_run_opts(fd, &opts); err != 0) {
+        die(std::string(p.name) + ": BPF_PROG_TEST_RUN (hot loop): " + std::strerror(-err));
+      }
+      if (opts.retval != expected) {
+        die(std::string(p.name) + ": hot loop: frame " + std::to_string(i) + ": verdict " +
+            std::to_string(opts.retval) + ", expected " + std::to_string(expected));
+      }
+      total += opts.duration;
+    }
+    return static_cast<double>(total) / static_cast<double>(f.size());
+  }
+  // The frame that leaves the last of `repeat` iterations: the same bytes as
+  // one plain run of the program, or the restore is wrong.
+  std::vector<uint8_t> output(const Prog& p, const Frames& f, size_t i, uint32_t repeat) const {
+    select(p);
+    load_frame(f, i);
+    std::vector<uint8_t> out(f.len[i] + 256);
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = f.frame(i), .data_out = out.data(),
+                .data_size_in = f.len[i], .data_size_out = static_cast<__u32>(out.size()),
+                .repeat = static_cast<int>(repeat));
+    if (int err = bpf_prog_test_run_opts(fd, &opts); err != 0) {
+      die(std::string(p.name) + ": BPF_PROG_TEST_RUN (hot loop): " + std::strerror(-err));
+    }
+    out.resize(opts.data_size_out);
+    return out;
+  }
+};
+
 // One frame with its output: for the sanity checks.
 std::pair<uint32_t, std::vector<uint8_t>> run_one(int fd, const uint8_t* frame, uint32_t len) {
   std::vector<uint8_t> out(len + 256);
@@ -225,11 +293,26 @@ void print_case(const char* title, const CaseResult& r) {
   }
 }
 
+void print_hot(const char* title, const CaseResult& r) {
+  const double ipip = median(r.net[kIpip]);
+  std::printf("  %s\n", title);
+  for (int p = 0; p < kProgs; ++p) {
+    const double net = median(r.net[p]);
+    if (p == kDrop) {
+      std::printf("    %-17s %7.1f ns per iteration (restore + tail call + loop)\n", kProgNames[p],
+                  median(r.kernel[p]));
+      continue;
+    }
+    std::printf("    %-17s %7.1f ns net  %8.2f Mpps  %6.2fx ipip\n", kProgNames[p], net,
+                net > 0 ? 1e3 / net : 0.0, ipip > 0 ? net / ipip : 0.0);
+  }
+}
+
 [[noreturn]] void usage() {
   std::fprintf(stderr,
                "usage: anylb-bench-xdp [--short] [--rounds N] [--batch N] [--prefill N]\n"
-               "                       [--table N] [--repeat N] [--cpu N] [--live]\n"
-               "                       [--live-packets N] [--live-flows N]\n");
+               "                       [--table N] [--repeat N] [--hot-repeat N] [--cpu N]\n"
+               "                       [--live] [--live-packets N] [--live-flows N]\n");
   std::exit(2);
 }
 
@@ -245,6 +328,7 @@ Options parse_args(int argc, char** argv) {
       o.batch = 4096;
       o.rounds = 3;
       o.repeat = 20;
+      o.hot_repeat = 32;
     } else if (a == "--rounds") {
       o.rounds = static_cast<int>(num());
     } else if (a == "--batch") {
@@ -255,6 +339,8 @@ Options parse_args(int argc, char** argv) {
       o.table = static_cast<uint32_t>(num());
     } else if (a == "--repeat") {
       o.repeat = static_cast<uint32_t>(num());
+    } else if (a == "--hot-repeat") {
+      o.hot_repeat = static_cast<uint32_t>(num());
     } else if (a == "--cpu") {
       o.cpu = static_cast<int>(num());
     } else if (a == "--live") {
@@ -267,7 +353,7 @@ Options parse_args(int argc, char** argv) {
       usage();
     }
   }
-  if (o.rounds < 1 || o.batch < 1) usage();
+  if (o.rounds < 1 || o.batch < 1 || o.hot_repeat < 2) usage();
   return o;
 }
 
@@ -333,17 +419,21 @@ int run(const Options& o) {
   bench_trivial* trivial = bench_trivial__open_and_load();
   bench_macswap* macswap = bench_macswap__open_and_load();
   bench_ipip* ipip = bench_ipip__open_and_load();
-  if (!trivial || !macswap || !ipip) die("load the control programs");
+  bench_restore* restore = bench_restore__open_and_load();
+  if (!trivial || !macswap || !ipip || !restore) die("load the control programs");
   SkelOwner<bench_trivial> own1{trivial, bench_trivial__destroy};
   SkelOwner<bench_macswap> own2{macswap, bench_macswap__destroy};
   SkelOwner<bench_ipip> own3{ipip, bench_ipip__destroy};
+  SkelOwner<bench_restore> own4{restore, bench_restore__destroy};
+  const HotLoop hot{restore, bpf_program__fd(restore->progs.bench_restore),
+                    bpf_map__fd(restore->maps.under_test)};
   const Prog progs[kProgs] = {{kProgNames[kDrop], bpf_program__fd(trivial->progs.bench_drop)},
                               {kProgNames[kMacswap], bpf_program__fd(macswap->progs.bench_macswap)},
                               {kProgNames[kIpip], bpf_program__fd(ipip->progs.bench_ipip)},
                               {kProgNames[kAnylb], anylb->prog_fd()}};
 
   const bool held = hold_in_dispatcher({progs[kDrop].fd, progs[kMacswap].fd, progs[kIpip].fd,
-                                        progs[kAnylb].fd});
+                                        progs[kAnylb].fd, hot.fd});
 
   // The frames.
   std::mt19937_64 rng(kSeed);
@@ -372,6 +462,17 @@ int run(const Options& o) {
     check("ipip est", progs[kIpip].fd, est, XDP_TX, 20);
     check("macswap est", progs[kMacswap].fd, est, XDP_TX, 0);
     check("drop est", progs[kDrop].fd, est, XDP_DROP, 0);
+    // The hot loop's last iteration must leave what one plain run leaves.
+    for (int p : {kMacswap, kIpip, kAnylb}) {
+      for (const Frames* f : {&est, &udp, &pass}) {
+        if (p != kAnylb && f != &est) continue;
+        auto [v, once] = run_one(progs[p].fd, f->frame(1), f->len[1]);
+        if (hot.output(progs[p], *f, 1, o.hot_repeat) != once) {
+          die(std::string("sanity: hot loop output of ") + progs[p].name +
+              " differs from one plain run");
+        }
+      }
+    }
   }
 
   std::printf("anylb-bench-xdp: CPU %d, %zu flows per case, %d rounds, flow table %u entries\n",
@@ -421,6 +522,24 @@ int run(const Options& o) {
     rep_drop.push_back(d);
     rep_net_anylb.push_back(run_repeat(progs[kAnylb], pass, o.repeat, XDP_PASS) - d);
     rep_net_macswap.push_back(run_repeat(progs[kMacswap], pass, o.repeat, XDP_TX) - d);
+  }
+
+  // The hot loop, on the same frames (est, udp and pass only).
+  CaseResult h_est, h_udp, h_pass;
+  for (int round = 0; round < o.rounds; ++round) {
+    struct {
+      const Frames* f;
+      CaseResult* r;
+      uint32_t verdict;
+    } cases[] = {{&est, &h_est, XDP_TX}, {&udp, &h_udp, XDP_TX}, {&pass, &h_pass, XDP_PASS}};
+    for (auto& c : cases) {
+      Timing t[kProgs];
+      for (int k = 0; k < kProgs; ++k) {
+        const int p = (k + round) % kProgs;
+        t[p].kernel_ns = hot.run(progs[p], *c.f, o.hot_repeat, expected(p, c.verdict));
+      }
+      add_round(*c.r, t);
+    }
   }
 
   // New flows, twice: into the table as it is (free ways), then into the
@@ -479,14 +598,26 @@ int run(const Options& o) {
               median(rep_drop), median(rep_net_anylb), 1e3 / median(rep_net_anylb),
               median(rep_net_macswap));
 
+  std::printf("\nhot loop: repeat=%u per frame behind restore.bpf.c (tail call); net = mean\n"
+              "          per iteration minus the same with drop in the slot\n", o.hot_repeat);
+  print_hot("(a) established TCP/IPv4 (flow-table hit), IPIP", h_est);
+  print_hot("(c) UDP/IPv4 established, GUE over IPv4", h_udp);
+  print_hot("(d) not a VIP (XDP_PASS)", h_pass);
+
   std::printf("\ntargets (net, ratio to the ipip control measured in the same run):\n");
   const double ipip_est = median(r_est.net[kIpip]);
   const double a = median(r_est.net[kAnylb]) / ipip_est;
+  const double a_hot = median(h_est.net[kAnylb]) / median(h_est.net[kIpip]);
   const double b = median(r_new.net[kAnylb]) / median(r_new.net[kIpip]);
   const double bf = median(r_new_full.net[kAnylb]) / median(r_new_full.net[kIpip]);
-  std::printf("  established <= 2.5x ipip: %.2fx  %s\n", a, a <= 2.5 ? "MET" : "NOT MET");
+  // A disturbed run can leave a net figure at or below zero: no verdict then.
+  auto verdict = [](double ratio, double limit) {
+    return ratio <= 0 ? "DISTURBED (rerun)" : ratio <= limit ? "MET" : "NOT MET";
+  };
+  std::printf("  established <= 2.5x ipip: %.2fx  %s  (hot loop: %.2fx  %s)\n", a,
+              verdict(a, 2.5), a_hot, verdict(a_hot, 2.5));
   std::printf("  new flows   <= 10x ipip:  %.2fx  %s  (full table: %.2fx  %s)\n", b,
-              b <= 10 ? "MET" : "NOT MET", bf, bf <= 10 ? "MET" : "NOT MET");
+              verdict(b, 10), bf, verdict(bf, 10));
   std::fflush(stdout);
 
   if (o.live && !held) std::printf("\nlive run: skipped (no private network namespace)\n");
