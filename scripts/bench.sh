@@ -90,6 +90,23 @@ for line in xdp.splitlines():
         elif case.startswith("established TCP"):  # the floors, once
             rows.append(("XDP floor", m.group(1), float(m.group(2)), float(m.group(3)),
                          "same frames, same run"))
+# The hot-loop regime (repeat behind the restore program): (a), (c), (d).
+hot = xdp.split("\nhot loop:", 1)[1] if "\nhot loop:" in xdp else ""
+case = None
+for line in hot.splitlines():
+    m = re.match(r"^\s+\((a|c|d)\) ", line)
+    if m:
+        case = {"a": "established TCP (flow-table hit), IPIP", "c": "established UDP, GUE",
+                "d": "not a VIP (XDP_PASS)"}[m.group(1)]
+        continue
+    m = re.match(r"^\s+(anylb|ipip control)\s+([\d.]+) ns net\s+([\d.]+) Mpps\s+([\d.]+)x", line)
+    if m and case:
+        if m.group(1) == "anylb":
+            rows.append(("XDP hot loop", case, float(m.group(2)), float(m.group(3)),
+                         f"{float(m.group(4)):.1f}x the ipip floor"))
+        elif case.startswith("established TCP"):
+            rows.append(("XDP hot-loop floor", m.group(1), float(m.group(2)), float(m.group(3)),
+                         "same frames, same run"))
 live = re.findall(r"^\s+(anylb|ipip control)\s+([\d.]+) Mpps", xdp, re.M)
 for prog, mpps in live:
     rows.append(("XDP live", prog, 1e3 / float(mpps), float(mpps), "veth, BPF_F_TEST_XDP_LIVE_FRAMES"))
