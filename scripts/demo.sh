@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the embedded default config: install, build, then show the
-# whole system. As root (namespaces, XDP): a PoP on this machine
-# (scripts/pop.sh: 3 LB nodes running anylbd behind a BIRD router with ECMP,
-# 4 backends), a few hundred flows checked through two scenarios with
-# anylb-flowcheck, the summary and the plots, and everything torn down.
+# whole system. As root (namespaces, XDP): a PoP on this machine on the same
+# config (scripts/pop.sh --config config/default.toml, the file embedded in
+# the binaries: 3 LB nodes running anylbd behind a BIRD router with ECMP,
+# backend hosts owning the config's backend addresses and answering its
+# health checks; web, dns and web6 over IPv4 and IPv6), a few hundred flows
+# checked through two scenarios with anylb-flowcheck, the summary and the
+# plots, and everything torn down.
 # Without root: the offline model, anylbctl pushing synthetic flows through
 # the real decision function on the embedded default config.
 set -euo pipefail
@@ -51,9 +54,9 @@ out=$PWD/demo-output
 mkdir -p "$out"
 for scenario in ecmp-shift backend-drain; do
   echo
-  echo "anylb demo: scenario $scenario (300 flows) on a PoP of 3 LB nodes and 4 backends"
+  echo "anylb demo: scenario $scenario (300 flows) on a PoP of 3 LB nodes, the default config"
   # One CPU: XDP on veths runs where the sender runs, and flow tables are per CPU.
-  taskset -c 0 scripts/pop.sh --lbs 3 --backends 4 -- \
+  taskset -c 0 scripts/pop.sh --config config/default.toml --lbs 3 -- \
     scripts/anylb-flowcheck --scenario "$scenario" --tcp 150 --udp 150 --duration 12 \
     --json "$out/$scenario.json" --plot "$out/$scenario"
 done

@@ -2,27 +2,33 @@
 # A whole anycast PoP on one machine, in network namespaces it names
 # uniquely and removes on exit (even on failure):
 #
-#   cli (10.90.1.2-9) ── rtr (BIRD, ECMP over the LB nodes) ─┬─ lb1 .. lbN  (anylbd: XDP or DPDK; BIRD)
-#                                                            └─ be1 .. beM  (decap, TCP/UDP servers)
+#   cli (10.90.1.2-9, fd00:90:1::2-9) ── rtr (BIRD, ECMP) ─┬─ lb1 .. lbN  (anylbd: XDP or DPDK; BIRD)
+#                                                          └─ be1 .. beM  (decap, TCP/UDP servers)
 #
-# Every LB node runs the same config (same hash seed, same backends), as a
-# real PoP does, and announces web 192.0.2.10:80/tcp (IPIP) and dns
-# 192.0.2.53:53/udp (GUE) through its own BIRD; rtr spreads flows over the
-# nodes with an L4 multipath hash. Backends decapsulate (in userspace: see
-# tests/integration/itnet.py; this kernel has no ipip/fou), answer health
-# checks on :8080, and reply to the client directly.
+# Every LB node runs the same config (same hash seed, VIPs, backends and
+# health checks), as a real PoP does, and announces its VIPs through its own
+# BIRD, IPv4 and IPv6; rtr spreads flows over the nodes with an L4 multipath
+# hash. Backend hosts own the config's backend addresses, hold the VIPs on
+# lo, decapsulate (in userspace: see tests/integration/itnet.py; this kernel
+# has no ipip/fou), answer the config's health checks, and reply to the
+# client directly. scripts/pop-plan turns the config into the PoP's files.
 #
 # Usage:
-#   scripts/pop.sh [--lbs N] [--backends M] [--spare K] [--dataplane xdp|dpdk] -- COMMAND [ARGS...]
+#   scripts/pop.sh [--config FILE] [--lbs N] [--backends M] [--spare K]
+#                  [--dataplane xdp|dpdk] -- COMMAND [ARGS...]
+# (--config: an anylb config, e.g. config/default.toml, the embedded default;
+# without it, a built-in one: web 192.0.2.10:80/tcp over IPIP and dns
+# 192.0.2.53:53/udp over GUE on M backends (--backends), health on :8080)
 # (--dataplane dpdk: every LB node runs the DPDK driver inside anylbd, on its
 # veth through net_af_packet, without hugepages)
-# (--spare: K more backends, running but not in the config, to add later)
+# (--spare: K more backend hosts, running but not in the config, to add later)
 # builds the PoP, runs COMMAND (in the root namespace) with the PoP
 # described in the environment, then tears it all down:
 #   POP_NS      namespace prefix: "$POP_NS-cli", "$POP_NS-rtr", "$POP_NS-lb1", ...
-#   POP_DIR     configs, logs, BIRD and anylbd sockets ($POP_DIR/lbI.sock)
-#   POP_LBS, POP_BACKENDS (configured: be1..beM), POP_SPARE (beM+1.. running,
-#   not configured), POP_ANYLBCTL, POP_HELPER (itnet.py), POP_PY
+#   POP_DIR     configs, logs, BIRD and anylbd sockets ($POP_DIR/lbI.sock), and
+#               pop.json: the VIPs, and each backend host's address per VIP
+#   POP_LBS, POP_BACKENDS (configured hosts: be1..beM), POP_SPARE (beM+1..
+#   running, not configured), POP_ANYLBCTL, POP_HELPER (itnet.py), POP_PY
 # For a look around: scripts/pop.sh -- bash
 # Needs root, a build (build/, or $ANYLB_BUILD), bird, python3.
 set -euo pipefail
@@ -32,14 +38,16 @@ LBS=3
 BACKENDS=4
 SPARE=0
 DATAPLANE=xdp
+CONFIG=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --config) CONFIG=$(realpath "$2"); shift 2 ;;
     --dataplane) DATAPLANE=$2; shift 2 ;;
     --lbs) LBS=$2; shift 2 ;;
     --backends) BACKENDS=$2; shift 2 ;;
     --spare) SPARE=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: scripts/pop.sh [--lbs N] [--backends M] -- COMMAND..." >&2; exit 2 ;;
+    *) echo "usage: scripts/pop.sh [--config FILE] [--lbs N] [--backends M] [--spare K] [--dataplane xdp|dpdk] -- COMMAND..." >&2; exit 2 ;;
   esac
 done
 [ $# -gt 0 ] || { echo "pop.sh: no command (try: scripts/pop.sh -- bash)" >&2; exit 2; }
@@ -47,7 +55,7 @@ done
 [ "$BACKENDS" -ge 1 ] && [ "$BACKENDS" -le 16 ] || { echo "pop.sh: --backends 1..16" >&2; exit 2; }
 [ "$SPARE" -ge 0 ] && [ "$SPARE" -le 4 ] || { echo "pop.sh: --spare 0..4" >&2; exit 2; }
 case "$DATAPLANE" in xdp | dpdk) ;; *) echo "pop.sh: --dataplane xdp|dpdk" >&2; exit 2 ;; esac
-RUNNING=$((BACKENDS + SPARE))
+[ -z "$CONFIG" ] || [ -r "$CONFIG" ] || { echo "pop.sh: --config $CONFIG: not readable" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "pop.sh: needs root (network namespaces, XDP)" >&2; exit 77; }
 
 BUILD=${ANYLB_BUILD:-$ROOT/build}
@@ -63,11 +71,9 @@ for t in bird ip "$PY"; do command -v "$t" >/dev/null || { echo "pop.sh: needs $
 
 P="pop$$"
 W="/run/anylb-pop-$$"
-NODES=(rtr cli)
-for ((i = 1; i <= LBS; i++)); do NODES+=("lb$i"); done
-for ((j = 1; j <= RUNNING; j++)); do NODES+=("be$j"); done
 PIDS=()
 MOUNTS=()
+NODES=()
 
 ns() { echo "$P-$1"; }
 inns() { local n=$1; shift; ip netns exec "$(ns "$n")" "$@"; }
@@ -105,27 +111,58 @@ trap teardown EXIT
 trap 'exit 143' TERM INT
 
 mkdir -p "$W"
+# rtr's MAC towards node i is fixed, so the plan (the nodes' gateway_mac)
+# can be made before the links exist.
+rtr_mac() { printf '02:90:0a:00:00:%02x' "$1"; }
+MACS=$(for ((i = 1; i <= LBS; i++)); do rtr_mac "$i"; echo; done | paste -sd,)
+PLAN=$("$PY" "$ROOT/scripts/pop-plan" ${CONFIG:+--config "$CONFIG"} --lbs "$LBS" --backends "$BACKENDS" \
+  --spare "$SPARE" --dataplane "$DATAPLANE" --dir "$W" --gateway-macs "$MACS" \
+  --worker-cpu $(($(nproc) > 1 ? 1 : 0)))
+HOSTS=()      # be1 ..
+declare -A V4 V6
+BACKENDS=0
+SPARE=0
+while read -r _ name index v4 v6 configured; do
+  HOSTS+=("$name")
+  V4[$name]=${v4//-/}
+  V6[$name]=${v6//-/}
+  if [ "$configured" = 1 ]; then BACKENDS=$((BACKENDS + 1)); else SPARE=$((SPARE + 1)); fi
+done <<<"$PLAN"
+HAS_V6=$(grep -c '"family": 6' "$W/pop.json" || true)
+
+NODES=(rtr cli)
+for ((i = 1; i <= LBS; i++)); do NODES+=("lb$i"); done
+NODES+=("${HOSTS[@]}")
 say "namespaces $P-{${NODES[*]// /,}}"
 for n in "${NODES[@]}"; do
   ip netns add "$(ns "$n")"
   inns "$n" ip link set lo up
   inns "$n" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+  inns "$n" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
 done
 
-# link RTR-IF NODE NET: rtr .1, node .2 (its eth0), default route via rtr
+# link RTR-IF NODE NET4 NET6 [MAC]: rtr .1 / ::1, node .2 / ::2 (its eth0),
+# default routes via rtr. nodad: addresses usable at once.
 link() {
-  ip link add "$1" netns "$(ns rtr)" type veth peer name eth0 netns "$(ns "$2")"
+  ip link add "$1" ${5:+address "$5"} netns "$(ns rtr)" type veth peer name eth0 netns "$(ns "$2")"
   inns rtr ip addr add "$3.1/24" dev "$1"
+  inns rtr ip -6 addr add "$4:1/64" dev "$1" nodad
   inns "$2" ip addr add "$3.2/24" dev eth0
+  inns "$2" ip -6 addr add "$4:2/64" dev eth0 nodad
   inns rtr ip link set "$1" up
   inns "$2" ip link set eth0 up
   inns "$2" ip route add default via "$3.1"
+  inns "$2" ip -6 route add default via "$4:1"
 }
-link c0 cli 10.90.1
-for a in 3 4 5 6 7 8 9; do inns cli ip addr add "10.90.1.$a/24" dev eth0; done  # more clients
-for ((i = 1; i <= LBS; i++)); do link "l$i" "lb$i" "10.90.$((10 + i))"; done
-for ((j = 1; j <= RUNNING; j++)); do link "b$j" "be$j" "10.90.$((100 + j))"; done
-inns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+link c0 cli 10.90.1 fd00:90:1:
+for a in 3 4 5 6 7 8 9; do  # more clients
+  inns cli ip addr add "10.90.1.$a/24" dev eth0
+  inns cli ip -6 addr add "fd00:90:1::$a/64" dev eth0 nodad
+done
+for ((i = 1; i <= LBS; i++)); do link "l$i" "lb$i" "10.90.$((10 + i))" "fd00:90:$((10 + i)):" "$(rtr_mac "$i")"; done
+for ((j = 1; j <= ${#HOSTS[@]}; j++)); do link "b$j" "be$j" "10.90.$((100 + j))" "fd00:90:$((100 + j)):"; done
+inns rtr sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+  net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
 
 # The LB nodes' veths as a wire: checksums completed towards the node (an
 # XDP program or an af_packet socket sees what the sender left to offload),
@@ -135,102 +172,48 @@ for ((i = 1; i <= LBS; i++)); do
   inns rtr "$PY" "$HELPER" ethtool "l$i" --tx-csum off
 done
 
-# ---- backends
-SOURCES=()
-for ((i = 1; i <= LBS; i++)); do SOURCES+=(--tunnel-source "10.90.$((10 + i)).2"); done
-for ((j = 1; j <= RUNNING; j++)); do
+# ---- backend hosts: their backend addresses (routed by rtr), the VIPs on lo
+for ((j = 1; j <= ${#HOSTS[@]}; j++)); do
   b=be$j
-  inns "$b" ip addr add 192.0.2.10/32 dev lo
-  inns "$b" ip addr add 192.0.2.53/32 dev lo
+  for x in ${V4[$b]//,/ }; do
+    [ "$x" = "10.90.$((100 + j)).2" ] && continue
+    inns "$b" ip addr add "$x/32" dev eth0
+    inns rtr ip route add "$x/32" via "10.90.$((100 + j)).2"
+  done
+  for x in ${V6[$b]//,/ }; do
+    inns "$b" ip -6 addr add "$x/128" dev eth0 nodad
+    inns rtr ip -6 route add "$x/128" via "fd00:90:$((100 + j))::2"
+  done
+  "$PY" - "$W/pop.json" <<'EOF' | while read -r vip; do inns "$b" ip addr add "$vip" dev lo; done
+import json, sys
+for v in json.load(open(sys.argv[1]))["vips"]:
+    print(v["address"] + ("/32" if v["family"] == 4 else "/128"))
+EOF
   inns "$b" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
   inns "$b" ip tuntap add dev dtun mode tun
   inns "$b" ip link set dtun up
   inns "$b" sysctl -qw net.ipv4.conf.dtun.rp_filter=0
-  ip netns exec "$(ns "$b")" "$PY" "$HELPER" decap --tun dtun --v4 "10.90.$((100 + j)).2" "${SOURCES[@]}" \
-    --gue-port 6080 --stats "$W/decap-$b.json" --ready "$W/decap-$b.ready" >"$W/decap-$b.log" 2>&1 &
+  mapfile -t decap <"$W/$b.decap"
+  mapfile -t serve <"$W/$b.serve"
+  ip netns exec "$(ns "$b")" "$PY" "$HELPER" decap --tun dtun "${decap[@]}" \
+    --stats "$W/decap-$b.json" --ready "$W/decap-$b.ready" >"$W/decap-$b.log" 2>&1 &
   PIDS+=($!)
-  ip netns exec "$(ns "$b")" "$PY" "$HELPER" serve --name "$b" --tcp 192.0.2.10:80 --udp 192.0.2.53:53 \
-    --http "0.0.0.0:8080" --stats-port 9999 --ready "$W/serve-$b.ready" >"$W/serve-$b.log" 2>&1 &
+  ip netns exec "$(ns "$b")" "$PY" "$HELPER" serve "${serve[@]}" \
+    --stats-port 9999 --ready "$W/serve-$b.ready" >"$W/serve-$b.log" 2>&1 &
   PIDS+=($!)
 done
-for ((j = 1; j <= RUNNING; j++)); do
+for ((j = 1; j <= ${#HOSTS[@]}; j++)); do
   for f in "$W/decap-be$j.ready" "$W/serve-be$j.ready"; do
     for ((k = 0; k < 200; k++)); do [ -s "$f" ] && break; sleep 0.05; done
     [ -s "$f" ] || { echo "pop.sh: be$j did not start" >&2; exit 1; }
   done
 done
 
-# ---- BIRD: rtr peers with every LB node; each LB announces what anylbd enables
-TIMERS="hold time 3; keepalive time 1; connect delay time 1; connect retry time 2; error wait time 1, 5;"
-{
-  echo "router id 10.90.1.1;"
-  echo "protocol device { scan time 10; }"
-  echo "protocol kernel kern4 { ipv4 { import none; export where source = RTS_BGP; }; merge paths on; }"
-  for ((i = 1; i <= LBS; i++)); do
-    echo "protocol bgp lb$i { local 10.90.$((10 + i)).1 as 65000; neighbor 10.90.$((10 + i)).2 as 65001; $TIMERS"
-    echo "  ipv4 { import where net ~ [ 192.0.2.0/24{32,32} ]; export none; }; }"
-  done
-} >"$W/rtr-bird.conf"
+# ---- BIRD on rtr and on every node; anylbd beside each node's BIRD
 inns rtr bird -c "$W/rtr-bird.conf" -s "$W/rtr-bird.ctl" -P "$W/rtr-bird.pid"
-
 for ((i = 1; i <= LBS; i++)); do
   n=lb$i
-  addr="10.90.$((10 + i)).2"
-  cat >"$W/$n-bird.conf" <<EOF
-router id $addr;
-protocol device { scan time 10; }
-protocol static anylb_web { disabled; ipv4; route 192.0.2.10/32 blackhole; }
-protocol static anylb_dns { disabled; ipv4; route 192.0.2.53/32 blackhole; }
-protocol bgp up { local $addr as 65001; neighbor 10.90.$((10 + i)).1 as 65000; $TIMERS
-  ipv4 { import none; export where source = RTS_STATIC; }; }
-EOF
   inns "$n" bird -c "$W/$n-bird.conf" -s "$W/$n-bird.ctl" -P "$W/$n-bird.pid"
-
-  # The same VIPs, backends and seed on every node; only the node's own
-  # name, gateway MAC, tunnel source and sockets differ.
-  {
-    cat <<EOF
-[node]
-name = "$n"
-dataplane = "$DATAPLANE"
-interface = "eth0"
-gateway_mac = "$(inns rtr cat /sys/class/net/l$i/address)"
-hash_seed = 0x5eed1e55
-tunnel_source_v4 = "$addr"
-flow_table_entries = 65536
-
-[bgp]
-speaker = "bird"
-bird_socket = "$W/$n-bird.ctl"
-announce_hold = "2s"
-shutdown_grace = "1s"
-
-[api]
-socket = "$W/$n.sock"
-
-[dpdk]
-main_cpu = 0
-worker_cpus = [$(( $(nproc) > 1 ? 1 : 0 ))]
-hugepages = false
-memory_mb = 128
-mbufs = 4095
-rx_descriptors = 512
-tx_descriptors = 512
-
-[[dpdk.port]]
-device = "net_af_packet$i,iface=eth0"
-EOF
-    for vip in "web 192.0.2.10 80 tcp ipip" "dns 192.0.2.53 53 udp gue"; do
-      read -r name address port proto encap <<<"$vip"
-      printf '\n[[vip]]\nname = "%s"\naddress = "%s"\nport = %s\nprotocol = "%s"\nencap = "%s"\n' \
-        "$name" "$address" "$port" "$proto" "$encap"
-      printf 'table_size = 65537\nmin_healthy = 1\n\n[vip.health]\nkind = "http"\nport = 8080\n'
-      printf 'interval = "500ms"\ntimeout = "300ms"\nrise = 2\nfall = 2\n'
-      for ((j = 1; j <= BACKENDS; j++)); do
-        printf '\n[[vip.backend]]\naddress = "10.90.%d.2"\n' $((100 + j))
-      done
-    done
-  } >"$W/$n.toml"
   mkdir -p "$W/bpf-$i"
   mount -t bpf bpf "$W/bpf-$i"
   MOUNTS+=("$W/bpf-$i")
@@ -241,14 +224,20 @@ EOF
   disown $!  # stopped by teardown; no job-control notice
 done
 
-# Ready when rtr has a path to web through every node.
-for ((k = 0; k < 300; k++)); do
-  paths=$(inns rtr ip route show 192.0.2.10/32 proto bird | grep -c "10.90." || true)
-  [ "$paths" -ge "$LBS" ] && break
-  sleep 0.1
+# Ready when rtr has a path to every VIP through every node (a VIP is
+# announced once min_healthy of its backends passed their checks).
+mapfile -t VIPS < <("$PY" -c 'import json,sys; [print(v["address"]) for v in json.load(open(sys.argv[1]))["vips"]]' "$W/pop.json")
+for vip in "${VIPS[@]}"; do
+  for ((k = 0; k < 400; k++)); do
+    fam=-4
+    [[ $vip == *:* ]] && fam=-6
+    paths=$(inns rtr ip "$fam" route show "$vip" proto bird | grep -c "via" || true)
+    [ "$paths" -ge "$LBS" ] && break
+    sleep 0.1
+  done
+  [ "${paths:-0}" -ge "$LBS" ] || { echo "pop.sh: rtr has $paths of $LBS paths to $vip" >&2; exit 1; }
 done
-[ "${paths:-0}" -ge "$LBS" ] || { echo "pop.sh: rtr has $paths of $LBS paths to 192.0.2.10" >&2; exit 1; }
-say "up: $LBS LB nodes announcing, $BACKENDS backends; rtr: $(inns rtr ip route show 192.0.2.10/32 | tr -s ' \n' ' ')"
+say "up: $LBS LB nodes announcing ${VIPS[*]}; backend hosts ${HOSTS[*]} ($BACKENDS configured, $SPARE spare); config ${CONFIG:-built-in}"
 
 export POP_NS=$P POP_DIR=$W POP_LBS=$LBS POP_BACKENDS=$BACKENDS POP_SPARE=$SPARE POP_ANYLBCTL=$ANYLBCTL \
   POP_HELPER=$HELPER POP_PY=$PY

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # anylb-flowcheck's scenarios 1, 3, 4 and 5 on the whole PoP (scripts/pop.sh:
-# 3 LB nodes, 4 backends and a spare), with small flow counts. Asserts:
+# 3 LB nodes, 4 backends and a spare), with small flow counts, and scenario 1
+# again on the PoP the demo runs: config/default.toml (the embedded default:
+# web, dns and web6, IPv4 and IPv6 through the router). Asserts:
 #   ecmp-shift, backend-drain, backend-add: every flow keeps its backend, no
 #     TCP connection breaks, no UDP packet is lost; after backend-drain no new
 #     flow goes to the drained be1, after backend-add some go to the new be5;
@@ -18,17 +20,20 @@ OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 
 FAILS=0
-for scenario in ecmp-shift backend-drain backend-fail backend-add; do
-  echo "== $scenario"
+for run in ecmp-shift backend-drain backend-fail backend-add ecmp-shift@default; do
+  scenario=${run%@*}
+  pop=(--backends 4 --spare 1)
+  [ "$run" = "$scenario" ] || pop=(--config "$ROOT/config/default.toml")
+  echo "== $run"
   # One CPU: the per-CPU XDP flow tables on veths (see xdp_pop_test.sh).
-  if ! taskset -c 0 bash "$ROOT/scripts/pop.sh" --lbs 3 --backends 4 --spare 1 -- \
+  if ! taskset -c 0 bash "$ROOT/scripts/pop.sh" --lbs 3 "${pop[@]}" -- \
       "$PY" "$ROOT/scripts/anylb-flowcheck" --scenario "$scenario" --tcp 40 --udp 40 \
-      --interval 50 --duration 7 --json "$OUT/$scenario.json"; then
-    echo "FAIL: $scenario: the run failed"
+      --interval 50 --duration 7 --json "$OUT/$run.json"; then
+    echo "FAIL: $run: the run failed"
     FAILS=$((FAILS + 1))
     continue
   fi
-  verdict=$("$PY" - "$OUT/$scenario.json" "$scenario" <<'EOF'
+  verdict=$("$PY" - "$OUT/$run.json" "$scenario" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 scenario = sys.argv[2]
@@ -36,6 +41,9 @@ after = r["phases"][1:]
 problems = []
 if r["phases"][0]["flows"] != r["tcp_flows"] + r["udp_flows"]:
     problems.append(f"only {r['phases'][0]['flows']} flows answered before the step")
+silent = [v for v, n in r["answered_flows_by_vip"].items() if n == 0]
+if silent:
+    problems.append(f"no flow of {silent} answered")
 for ph in after:
     if scenario == "backend-fail":
         for what in ("changed_from", "broken_from"):
@@ -57,7 +65,7 @@ for ph in after:
 print("ok" if not problems else "; ".join(problems))
 EOF
 )
-  if [ "$verdict" = ok ]; then echo "PASS: $scenario"; else echo "FAIL: $scenario: $verdict"; FAILS=$((FAILS + 1)); fi
+  if [ "$verdict" = ok ]; then echo "PASS: $run"; else echo "FAIL: $run: $verdict"; FAILS=$((FAILS + 1)); fi
 done
 if [ "$FAILS" -ne 0 ]; then echo "FAIL: $FAILS scenario(s)"; exit 1; fi
 echo "PASS: all scenarios"

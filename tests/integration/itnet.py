@@ -112,18 +112,21 @@ def cmd_decap(a):
         bad[why] = bad.get(why, 0) + 1
 
     socks = []
-    if a.v4:
+    mine4 = set(a.v4 or [])
+    if mine4:
         s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 4)  # IPPROTO_IPIP
         socks.append((s, "ipip4", "raw4"))
+    for addr in a.v4 or []:
         g = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        g.bind((a.v4, a.gue_port))
+        g.bind((addr, a.gue_port))
         socks.append((g, "gue4", "udp"))
     if a.v6:
         for proto, kind in ((4, "ipip6-4"), (41, "ipip6-6")):
             s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, proto)
             socks.append((s, kind, "raw6"))
+    for addr in a.v6 or []:
         g = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-        g.bind((a.v6, a.gue_port))
+        g.bind((addr, a.gue_port))
         socks.append((g, "gue6", "udp"))
     for s, kind, how in socks:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
@@ -157,7 +160,7 @@ def cmd_decap(a):
                     ihl = (data[0] & 15) * 4
                     src = socket.inet_ntop(socket.AF_INET, data[12:16])
                     dst = socket.inet_ntop(socket.AF_INET, data[16:20])
-                    if dst != a.v4:
+                    if dst not in mine4:
                         reject("ipip4-not-for-us")
                         continue
                     if sources and src not in sources:
@@ -618,8 +621,8 @@ def main():
 
     d = sub.add_parser("decap")
     d.add_argument("--tun", required=True)
-    d.add_argument("--v4")
-    d.add_argument("--v6")
+    d.add_argument("--v4", action="append", help="an IPv4 tunnel endpoint of this host (repeatable)")
+    d.add_argument("--v6", action="append", help="an IPv6 tunnel endpoint of this host (repeatable)")
     d.add_argument("--gue-port", type=int, default=6080)
     d.add_argument("--tunnel-source", action="append")
     d.add_argument("--stats", required=True)
