@@ -9,19 +9,22 @@
 # health checks), as a real PoP does, and announces its VIPs through its own
 # BIRD, IPv4 and IPv6; rtr spreads flows over the nodes with an L4 multipath
 # hash. Backend hosts own the config's backend addresses, hold the VIPs on
-# lo, decapsulate (in userspace: see tests/integration/itnet.py; this kernel
-# has no ipip/fou), answer the config's health checks, and reply to the
+# lo, decapsulate, answer the config's health checks, and reply to the
 # client directly. scripts/pop-plan turns the config into the PoP's files.
 #
 # Usage:
 #   scripts/pop.sh [--config FILE] [--lbs N] [--backends M] [--spare K]
-#                  [--dataplane xdp|dpdk] -- COMMAND [ARGS...]
+#                  [--dataplane xdp|dpdk] [--decap user|kernel] -- COMMAND [ARGS...]
 # (--config: an anylb config, e.g. config/default.toml, the embedded default;
 # without it, a built-in one: web 192.0.2.10:80/tcp over IPIP and dns
 # 192.0.2.53:53/udp over GUE on M backends (--backends), health on :8080)
 # (--dataplane dpdk: every LB node runs the DPDK driver inside anylbd, on its
 # veth through net_af_packet, without hugepages)
 # (--spare: K more backend hosts, running but not in the config, to add later)
+# (--decap: how backends decapsulate IPIP, IPv6-in-IPv6 and GUE. user (the
+# default): tests/integration/itnet.py through a TUN device, which works on
+# any kernel, this machine's included (no ipip, ip6_tunnel or fou modules);
+# kernel: the kernel's fallback tunnels tunl0 and ip6tnl0, and fou for GUE)
 # builds the PoP, runs COMMAND (in the root namespace) with the PoP
 # described in the environment, then tears it all down:
 #   POP_NS      namespace prefix: "$POP_NS-cli", "$POP_NS-rtr", "$POP_NS-lb1", ...
@@ -39,15 +42,17 @@ BACKENDS=4
 SPARE=0
 DATAPLANE=xdp
 CONFIG=
+DECAP=user
 while [ $# -gt 0 ]; do
   case "$1" in
+    --decap) DECAP=$2; shift 2 ;;
     --config) CONFIG=$(realpath "$2"); shift 2 ;;
     --dataplane) DATAPLANE=$2; shift 2 ;;
     --lbs) LBS=$2; shift 2 ;;
     --backends) BACKENDS=$2; shift 2 ;;
     --spare) SPARE=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: scripts/pop.sh [--config FILE] [--lbs N] [--backends M] [--spare K] [--dataplane xdp|dpdk] -- COMMAND..." >&2; exit 2 ;;
+    *) echo "usage: scripts/pop.sh [--config FILE] [--lbs N] [--backends M] [--spare K] [--dataplane xdp|dpdk] [--decap user|kernel] -- COMMAND..." >&2; exit 2 ;;
   esac
 done
 [ $# -gt 0 ] || { echo "pop.sh: no command (try: scripts/pop.sh -- bash)" >&2; exit 2; }
@@ -55,6 +60,7 @@ done
 [ "$BACKENDS" -ge 1 ] && [ "$BACKENDS" -le 16 ] || { echo "pop.sh: --backends 1..16" >&2; exit 2; }
 [ "$SPARE" -ge 0 ] && [ "$SPARE" -le 4 ] || { echo "pop.sh: --spare 0..4" >&2; exit 2; }
 case "$DATAPLANE" in xdp | dpdk) ;; *) echo "pop.sh: --dataplane xdp|dpdk" >&2; exit 2 ;; esac
+case "$DECAP" in user | kernel) ;; *) echo "pop.sh: --decap user|kernel" >&2; exit 2 ;; esac
 [ -z "$CONFIG" ] || [ -r "$CONFIG" ] || { echo "pop.sh: --config $CONFIG: not readable" >&2; exit 2; }
 [ "$(id -u)" -eq 0 ] || { echo "pop.sh: needs root (network namespaces, XDP)" >&2; exit 77; }
 
@@ -68,6 +74,7 @@ for f in "$ANYLBD" "$ANYLBCTL" "$PASS_OBJ"; do
   [ -e "$f" ] || { echo "pop.sh: $f missing: build first (meson setup build && ninja -C build)" >&2; exit 1; }
 done
 for t in bird ip "$PY"; do command -v "$t" >/dev/null || { echo "pop.sh: needs $t" >&2; exit 77; }; done
+[ "$DECAP" = kernel ] && { modprobe -q -a ipip ip6_tunnel fou 2>/dev/null || true; }
 
 P="pop$$"
 W="/run/anylb-pop-$$"
@@ -190,14 +197,32 @@ for v in json.load(open(sys.argv[1]))["vips"]:
     print(v["address"] + ("/32" if v["family"] == 4 else "/128"))
 EOF
   inns "$b" sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
-  inns "$b" ip tuntap add dev dtun mode tun
-  inns "$b" ip link set dtun up
-  inns "$b" sysctl -qw net.ipv4.conf.dtun.rp_filter=0
   mapfile -t decap <"$W/$b.decap"
   mapfile -t serve <"$W/$b.serve"
-  ip netns exec "$(ns "$b")" "$PY" "$HELPER" decap --tun dtun "${decap[@]}" \
-    --stats "$W/decap-$b.json" --ready "$W/decap-$b.ready" >"$W/decap-$b.log" 2>&1 &
-  PIDS+=($!)
+  if [ "$DECAP" = kernel ]; then
+    # The fallback devices take every IP-in-IP packet to the host; fou hands
+    # GUE (variant 1: the inner packet right after the UDP header) to them.
+    if ! inns "$b" ip link show tunl0 >/dev/null 2>&1 || ! inns "$b" ip link show ip6tnl0 >/dev/null 2>&1; then
+      echo "pop.sh: --decap kernel: no ipip/ip6_tunnel in this kernel (no tunl0/ip6tnl0); use --decap user" >&2
+      exit 77
+    fi
+    inns "$b" ip link set tunl0 up
+    inns "$b" ip -6 tunnel change ip6tnl0 mode any
+    inns "$b" ip link set ip6tnl0 up
+    inns "$b" sysctl -qw net.ipv4.conf.tunl0.rp_filter=0
+    gue_port=${decap[1]}  # pop-plan writes --gue-port PORT first
+    inns "$b" ip fou add port "$gue_port" gue 2>/dev/null ||
+      { echo "pop.sh: --decap kernel: no fou in this kernel; use --decap user" >&2; exit 77; }
+    inns "$b" ip fou add port "$gue_port" gue -6
+    echo ready >"$W/decap-$b.ready"
+  else
+    inns "$b" ip tuntap add dev dtun mode tun
+    inns "$b" ip link set dtun up
+    inns "$b" sysctl -qw net.ipv4.conf.dtun.rp_filter=0
+    ip netns exec "$(ns "$b")" "$PY" "$HELPER" decap --tun dtun "${decap[@]}" \
+      --stats "$W/decap-$b.json" --ready "$W/decap-$b.ready" >"$W/decap-$b.log" 2>&1 &
+    PIDS+=($!)
+  fi
   ip netns exec "$(ns "$b")" "$PY" "$HELPER" serve "${serve[@]}" \
     --stats-port 9999 --ready "$W/serve-$b.ready" >"$W/serve-$b.log" 2>&1 &
   PIDS+=($!)
@@ -237,7 +262,7 @@ for vip in "${VIPS[@]}"; do
   done
   [ "${paths:-0}" -ge "$LBS" ] || { echo "pop.sh: rtr has $paths of $LBS paths to $vip" >&2; exit 1; }
 done
-say "up: $LBS LB nodes announcing ${VIPS[*]}; backend hosts ${HOSTS[*]} ($BACKENDS configured, $SPARE spare); config ${CONFIG:-built-in}"
+say "up: $LBS LB nodes announcing ${VIPS[*]}; backend hosts ${HOSTS[*]} ($BACKENDS configured, $SPARE spare, $DECAP decap); config ${CONFIG:-built-in}"
 
 export POP_NS=$P POP_DIR=$W POP_LBS=$LBS POP_BACKENDS=$BACKENDS POP_SPARE=$SPARE POP_ANYLBCTL=$ANYLBCTL \
   POP_HELPER=$HELPER POP_PY=$PY
