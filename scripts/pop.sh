@@ -129,13 +129,12 @@ HOSTS=()      # be1 ..
 declare -A V4 V6
 BACKENDS=0
 SPARE=0
-while read -r _ name index v4 v6 configured; do
+while read -r _ name _ v4 v6 configured; do
   HOSTS+=("$name")
   V4[$name]=${v4//-/}
   V6[$name]=${v6//-/}
   if [ "$configured" = 1 ]; then BACKENDS=$((BACKENDS + 1)); else SPARE=$((SPARE + 1)); fi
 done <<<"$PLAN"
-HAS_V6=$(grep -c '"family": 6' "$W/pop.json" || true)
 
 NODES=(rtr cli)
 for ((i = 1; i <= LBS; i++)); do NODES+=("lb$i"); done
@@ -203,17 +202,20 @@ EOF
     # The fallback devices take every IP-in-IP packet to the host; fou hands
     # GUE (variant 1: the inner packet right after the UDP header) to them.
     if ! inns "$b" ip link show tunl0 >/dev/null 2>&1 || ! inns "$b" ip link show ip6tnl0 >/dev/null 2>&1; then
-      echo "pop.sh: --decap kernel: no ipip/ip6_tunnel in this kernel (no tunl0/ip6tnl0); use --decap user" >&2
+      echo "pop.sh: --decap kernel: no tunl0/ip6tnl0 in the namespace (a kernel without ipip/ip6_tunnel," \
+        "or net.core.fb_tunnels_only_for_init_net set); use --decap user" >&2
       exit 77
     fi
     inns "$b" ip link set tunl0 up
     inns "$b" ip -6 tunnel change ip6tnl0 mode any
     inns "$b" ip link set ip6tnl0 up
     inns "$b" sysctl -qw net.ipv4.conf.tunl0.rp_filter=0
-    gue_port=${decap[1]}  # pop-plan writes --gue-port PORT first
-    inns "$b" ip fou add port "$gue_port" gue 2>/dev/null ||
-      { echo "pop.sh: --decap kernel: no fou in this kernel; use --decap user" >&2; exit 77; }
-    inns "$b" ip fou add port "$gue_port" gue -6
+    if grep -q '"encap": "gue"' "$W/pop.json"; then
+      gue_port=${decap[1]}  # pop-plan writes --gue-port PORT first
+      inns "$b" ip fou add port "$gue_port" gue 2>/dev/null ||
+        { echo "pop.sh: --decap kernel: no fou in this kernel (GUE VIPs); use --decap user" >&2; exit 77; }
+      inns "$b" ip fou add port "$gue_port" gue -6
+    fi
     echo ready >"$W/decap-$b.ready"
   else
     inns "$b" ip tuntap add dev dtun mode tun

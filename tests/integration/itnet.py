@@ -5,7 +5,7 @@ Subcommands:
   ethtool IF --tx-csum on|off
       Sets TX checksum offload through the SIOCETHTOOL ioctl (what
       `ethtool -K IF tx off` does), so the test needs no ethtool package.
-  decap --tun NAME [--v4 ADDR] [--v6 ADDR] [--gue-port P] [--tunnel-source ...] --stats FILE
+  decap --tun NAME [--v4 ADDR]... [--v6 ADDR]... [--gue-port P] [--tunnel-source ADDR]... --stats FILE
       Userspace backend decapsulator for kernels without ipip/fou/ip6_tunnel:
       IP-in-IP (outer IPv4 protocol 4; outer IPv6 next header 4 or 41) through
       raw sockets, GUE variant 1 through a UDP socket on the GUE port. The
