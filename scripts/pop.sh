@@ -117,6 +117,11 @@ teardown() {
 trap teardown EXIT
 trap 'exit 143' TERM INT
 
+# A config anylbd would refuse is refused here, with anylbctl's message.
+if [ -n "$CONFIG" ] && ! "$ANYLBCTL" validate -c "$CONFIG" >/dev/null; then
+  echo "pop.sh: --config $CONFIG: not a valid anylb config (see above)" >&2
+  exit 2
+fi
 mkdir -p "$W"
 # rtr's MAC towards node i is fixed, so the plan (the nodes' gateway_mac)
 # can be made before the links exist.
