@@ -1409,9 +1409,9 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 /* decide.cpp forward(): encapsulate, then count. */
 static __always_inline int forward(struct xdp_md *ctx, const struct view *v,
 				   const struct anylb_vip *vip, __u32 vip_id,
-				   const struct anylb_backend *b, __u32 backend_id, __u32 hash)
+				   const struct anylb_backend *b, __u32 backend_id, __u32 hash,
+				   struct anylb_path_stats *ps)
 {
-	struct anylb_path_stats *ps;
 	struct anylb_vip_stats *vs;
 	struct anylb_backend_stats *bs;
 	__u32 reason;
@@ -1419,7 +1419,6 @@ static __always_inline int forward(struct xdp_md *ctx, const struct view *v,
 	reason = encap(ctx, v, b, hash, vip->encap);
 	if (reason != ANYLB_DROP_NONE)
 		return do_drop(reason, vip_id);
-	ps = path();
 	if (ps)
 		ps->transmitted++;
 	vs = bpf_map_lookup_elem(&vip_stats, &vip_id);
@@ -1463,14 +1462,14 @@ static __always_inline int routed(struct route *rt, struct anylb_vip *vip, struc
 
 /* route_icmp_error(): to the backend of the flow the error quotes. No flow
  * entry is made or refreshed. */
-static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct route *rt)
+static __always_inline int route_icmp_error(struct view *v, __u32 now_ms,
+					    struct anylb_path_stats *ps, struct route *rt)
 {
 	struct anylb_flow_key *flow = &v->key;
 	struct anylb_addr_info *addr;
 	struct flow_groups_of groups = {};
 	struct flow_ref ref = {};
 	struct anylb_backend *b = NULL;
-	struct anylb_path_stats *ps;
 	struct anylb_vip *vip = NULL;
 	__u32 vip_id = ANYLB_INVALID_ID;
 	__u32 backend_id = ANYLB_INVALID_ID;
@@ -1506,7 +1505,6 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 		if (!b)
 			return do_drop(reason, vip_id);
 	}
-	ps = path();
 	if (ps)
 		ps->icmp_errors_routed++;
 	return routed(rt, vip, b, vip_id, backend_id, hash);
@@ -1514,9 +1512,8 @@ static __always_inline int route_icmp_error(struct view *v, __u32 now_ms, struct
 
 /* route_fragment(): Maglev on addresses and protocol, no flow entry. */
 static __always_inline int route_fragment(struct view *v, const struct anylb_addr_info *addr,
-					  struct route *rt)
+					  struct anylb_path_stats *ps, struct route *rt)
 {
-	struct anylb_path_stats *ps;
 	struct anylb_backend *b;
 	struct anylb_vip *vip;
 	__u32 vip_id, backend_id = ANYLB_INVALID_ID;
@@ -1537,7 +1534,6 @@ static __always_inline int route_fragment(struct view *v, const struct anylb_add
 	b = maglev_pick(vip, vip_id, hash, &backend_id, &reason);
 	if (!b)
 		return do_drop(reason, vip_id);
-	ps = path();
 	if (ps)
 		ps->fragments_routed++;
 	return routed(rt, vip, b, vip_id, backend_id, hash);
@@ -1545,9 +1541,8 @@ static __always_inline int route_fragment(struct view *v, const struct anylb_add
 
 /* The flow-table path: VIP by port, flow table, Maglev on a miss. */
 static __always_inline int route_flow(struct view *v, const struct anylb_addr_info *addr,
-				      __u32 now_ms, struct route *rt)
+				      __u32 now_ms, struct anylb_path_stats *ps, struct route *rt)
 {
-	struct anylb_path_stats *ps;
 	struct anylb_flow_entry *e = NULL;
 	struct flow_groups_of groups = {};
 	struct flow_ref ref = {};
@@ -1570,7 +1565,6 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 		else
 			e = ref.entry;
 	}
-	ps = path();
 	if (e) {
 		__u8 state = e->state;
 
@@ -1639,6 +1633,7 @@ int anylb_xdp(struct xdp_md *ctx)
 	 * for idle timeouts in seconds, and reading the precise one was 13% of
 	 * the program's time on a KVM guest. monotonic_ms() reads the same. */
 	now_ms = clock_ms();
+	ps = path(); /* once per packet: the route_* functions and forward() share it */
 	switch (v.icmp) {
 	case ICMPK_ECHO:
 		if (v.frag != FRAG_NONE)
@@ -1646,25 +1641,24 @@ int anylb_xdp(struct xdp_md *ctx)
 		r = anylb_echo_reply(ctx, &v);
 		if (r != ANYLB_DROP_NONE)
 			return do_drop(r, ANYLB_INVALID_ID);
-		ps = path();
 		if (ps)
 			ps->replied++;
 		return XDP_TX;
 	case ICMPK_ERROR:
-		r = route_icmp_error(&v, now_ms, &rt);
+		r = route_icmp_error(&v, now_ms, ps, &rt);
 		break;
 	case ICMPK_OTHER:
 		return do_drop(ANYLB_DROP_ICMP_UNHANDLED, ANYLB_INVALID_ID);
 	default:
 		if (v.frag != FRAG_NONE)
-			r = route_fragment(&v, addr, &rt);
+			r = route_fragment(&v, addr, ps, &rt);
 		else
-			r = route_flow(&v, addr, now_ms, &rt);
+			r = route_flow(&v, addr, now_ms, ps, &rt);
 		break;
 	}
 	if (r != ROUTED)
 		return r;
 	if (!rt.vip || !rt.b)
 		return do_drop(ANYLB_DROP_BACKEND_MISSING, rt.vip_id); /* not reached */
-	return forward(ctx, &v, rt.vip, rt.vip_id, rt.b, rt.backend_id, rt.hash);
+	return forward(ctx, &v, rt.vip, rt.vip_id, rt.b, rt.backend_id, rt.hash, ps);
 }
