@@ -662,6 +662,74 @@ static __always_inline int parse_frame(struct xdp_md *ctx, struct view *v)
 	return parse_l4(ctx, data, data_end, v);
 }
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "parse_plain_ipv4 writes the key in words");
+_Static_assert(__builtin_offsetof(struct anylb_flow_key, sport) == 32 &&
+		       __builtin_offsetof(struct anylb_flow_key, proto) == 36 &&
+		       __builtin_offsetof(struct anylb_flow_key, family) == 37 &&
+		       sizeof(struct anylb_flow_key) == 40,
+	       "the key's last word: ports, protocol, family, pad");
+
+/* The frame nearly all traffic is: Ethernet without a tag, IPv4 without
+ * options, not a fragment, TCP or UDP with its whole header inside the
+ * packet. parse_frame() finds nothing wrong with such a frame; this fills the
+ * view exactly as parse_frame() on a zeroed view would, without the general
+ * walk and without clearing the view first. 0 for any other frame (the view
+ * is then garbage: the caller clears it and runs parse_frame()). */
+static __always_inline int parse_plain_ipv4(struct xdp_md *ctx, struct view *v)
+{
+	void *data = (void *)(long)ctx->data;
+	void *data_end = (void *)(long)ctx->data_end;
+	__u8 *p = data;
+	__u32 total_len, header_len;
+	__u8 proto, flags = 0;
+
+	if ((void *)(p + ETH_LEN + 40) > data_end) /* IPv4 + TCP; 60 on the wire */
+		return 0;
+	if (*(word16 *)(p + 12) != bpf_htons(ETHERTYPE_IPV4) || p[14] != 0x45)
+		return 0;
+	if (*(word16 *)(p + 20) & bpf_htons(0x3fff)) /* MF or an offset */
+		return 0;
+	total_len = load_be16(p + 16);
+	if (total_len > (__u32)((long)data_end - (long)data) - ETH_LEN)
+		return 0;
+	proto = p[23];
+	if (proto == PROTO_TCP) {
+		header_len = ((__u32)p[46] >> 4) * 4;
+		if (total_len < 40 || header_len < 20 || header_len > total_len - 20)
+			return 0;
+		flags = p[47];
+	} else if (proto != PROTO_UDP || total_len < 28) {
+		return 0;
+	}
+	/* The key and the quoted key in whole words (clang splits a memset of
+	 * them into halfwords): addresses zero-extended, then ports, protocol
+	 * and family in one word, as the key lays them out on a little-endian
+	 * machine. */
+	*(word64 *)v->key.src = get32(p + 26);
+	*(word64 *)(v->key.src + 8) = 0;
+	*(word64 *)v->key.dst = get32(p + 30);
+	*(word64 *)(v->key.dst + 8) = 0;
+	*(word64 *)&v->key.sport = get32(p + 34) | (__u64)proto << 32 | (__u64)4 << 40;
+#pragma unroll
+	for (int i = 0; i < 5; i++)
+		((word64 *)&v->inner)[i] = 0;
+	v->vlan_tci = 0;
+	v->l3_off = ETH_LEN;
+	v->l3_len = total_len;
+	v->l4_off = ETH_LEN + 20;
+	v->has_vlan = 0;
+	v->l3_ok = 1;
+	v->family = 4;
+	v->l4_proto = proto;
+	v->tos = p[15];
+	v->df = (p[20] & 0x40) != 0;
+	v->frag = FRAG_NONE;
+	v->tcp_flags = flags;
+	v->icmp = ICMPK_NONE;
+	v->icmp_type = 0;
+	return 1;
+}
+
 /* ---- Flow hash (flow_hash.h) -------------------------------------------- */
 
 /* The key's words read little-endian: on BPF (little-endian) plain loads. */
@@ -739,16 +807,16 @@ static __always_inline struct anylb_backend *backend_get(__u32 id)
  * addr_slots (address_table.cpp builds it), probed from its home slot up to
  * an empty one. Every lookup here is an inlined array access: this runs for
  * every IP packet, ours or not. dst16 is 4-aligned (a flow key in the view). */
-static __always_inline struct anylb_addr_info *find_address(const __u8 *dst16, __u8 family)
+static __always_inline struct anylb_addr_info *find_address_words(__u32 w0, __u32 w1, __u32 w2,
+								  __u32 w3, __u8 family)
 {
-	const __u32 *w = (const __u32 *)dst16;
 	__u32 zero = 0, home, base;
 	__u32 *half = bpf_map_lookup_elem(&addr_half, &zero);
 
 	if (!half)
 		return NULL;
 	base = (*half & 1) * ANYLB_ADDR_SLOTS;
-	home = anylb_addr_slot_of(w[0], w[1], w[2], w[3], family);
+	home = anylb_addr_slot_of(w0, w1, w2, w3, family);
 	for (__u32 i = 0; i < ANYLB_ADDR_PROBES; i++) { /* a bounded loop */
 		__u32 at = base + ((home + i) & (ANYLB_ADDR_SLOTS - 1));
 		struct anylb_addr_slot *s = bpf_map_lookup_elem(&addr_slots, &at);
@@ -757,11 +825,17 @@ static __always_inline struct anylb_addr_info *find_address(const __u8 *dst16, _
 		if (!s || s->family == 0)
 			return NULL;
 		a = (const __u32 *)s->addr;
-		if (s->family == family && a[0] == w[0] && a[1] == w[1] && a[2] == w[2] &&
-		    a[3] == w[3])
+		if (s->family == family && a[0] == w0 && a[1] == w1 && a[2] == w2 && a[3] == w3)
 			return &s->info;
 	}
 	return NULL;
+}
+
+static __always_inline struct anylb_addr_info *find_address(const __u8 *dst16, __u8 family)
+{
+	const __u32 *w = (const __u32 *)dst16;
+
+	return find_address_words(w[0], w[1], w[2], w[3], family);
 }
 
 /* The index lookup: find_vip(dst16, family, port, protocol). */
@@ -868,18 +942,11 @@ static __always_inline struct anylb_backend *maglev_pick(const struct anylb_vip 
 
 static __always_inline __u32 flow_timeout(__u8 state)
 {
-	switch (state) {
-	case ANYLB_FLOW_UDP:
-		return node_config.timeout_ms[ANYLB_FLOW_UDP];
-	case ANYLB_FLOW_TCP_SYN:
-		return node_config.timeout_ms[ANYLB_FLOW_TCP_SYN];
-	case ANYLB_FLOW_TCP_ESTABLISHED:
-		return node_config.timeout_ms[ANYLB_FLOW_TCP_ESTABLISHED];
-	case ANYLB_FLOW_TCP_CLOSING:
-		return node_config.timeout_ms[ANYLB_FLOW_TCP_CLOSING];
-	default:
-		return node_config.timeout_ms[ANYLB_FLOW_OTHER];
-	}
+	/* One indexed load, not a switch: the state is in range except in a
+	 * corrupted entry, which gets the port-less timeout as in the core. */
+	__u32 at = state <= ANYLB_FLOW_OTHER ? state : ANYLB_FLOW_OTHER;
+
+	return ((const volatile __u32 *)node_config.timeout_ms)[at];
 }
 
 /* A flow's two candidate groups on this CPU (first bucket, second bucket):
@@ -1124,27 +1191,19 @@ __noinline int anylb_echo_reply(struct xdp_md *ctx, const struct view *v)
 
 /* ---- Encapsulation (encap.cpp) ------------------------------------------ */
 
-/* IpPrefix::at(): the index (< 2^32) added to the address as a big-endian
- * number ending at byte last, carries included (they never leave the host
- * bits of a prefix built with its host bits clear, but the core carries). */
-static __always_inline void prefix_add(__u8 *a, int last, __u64 index)
+/* IpPrefix::at() on an IPv6 address: the index (< 2^32) added to it as a
+ * big-endian 128-bit number, carries included (they never leave the host bits
+ * of a prefix built with its host bits clear, but the core carries). */
+static __always_inline void prefix_add_v6(__u8 *a, __u64 index)
 {
-	__u32 low = ((__u32)a[last - 3] << 24) | ((__u32)a[last - 2] << 16) |
-		    ((__u32)a[last - 1] << 8) | a[last];
-	__u64 sum = (__u64)low + index;
-	__u32 carry;
+	__u64 carry = index;
 
-	a[last - 3] = (__u8)(sum >> 24);
-	a[last - 2] = (__u8)(sum >> 16);
-	a[last - 1] = (__u8)(sum >> 8);
-	a[last] = (__u8)sum;
-	carry = sum >> 32; /* 0 or 1, carried into the bytes above */
 #pragma unroll
-	for (int i = last - 4; i >= 0; i--) {
-		__u32 b = (__u32)a[i] + carry;
+	for (int i = 3; i >= 0; i--) {
+		__u64 sum = (__u64)bpf_ntohl(get32(a + 4 * i)) + carry;
 
-		a[i] = (__u8)b;
-		carry = b >> 8;
+		put32(a + 4 * i, bpf_htonl((__u32)sum));
+		carry = sum >> 32;
 	}
 }
 
@@ -1169,26 +1228,40 @@ static __always_inline void config_copy16(void *out, const volatile __u8 *in)
 	*(word64 *)((__u8 *)out + 8) = hi;
 }
 
-/* encap_source(): 1 and the address in out, or 0 when none is configured. */
-static __always_inline int encap_source(int is_v4, __u32 hash, __u8 *out)
+/* encap_source() for an IPv4 backend: 1 and the address (as it goes on the
+ * wire) in *out, or 0 when none is configured. A word, not bytes on the
+ * stack: the outer header is written in words. */
+static __always_inline int encap_source_v4(__u32 hash, __u32 *out)
 {
-	__u8 kind = is_v4 ? node_config.has_source_v4 : node_config.has_source_v6;
+	__u8 kind = node_config.has_source_v4;
+	__u32 base = *(const volatile __u32 *)node_config.source_v4;
+	__u64 size;
+
+	if (kind == ANYLB_SOURCE_ADDRESS) {
+		*out = base;
+		return 1;
+	}
+	if (kind != ANYLB_SOURCE_PREFIX)
+		return 0;
+	size = node_config.source_v4_size; /* never 0: the core would divide by it */
+	/* IpPrefix::at(): the carry out of the first byte is dropped there too. */
+	*out = bpf_htonl(bpf_ntohl(base) + (__u32)(size ? (__u64)hash % size : hash));
+	return 1;
+}
+
+/* encap_source() for an IPv6 backend: 1 and the address in out. */
+static __always_inline int encap_source_v6(__u32 hash, __u8 *out)
+{
+	__u8 kind = node_config.has_source_v6;
 	__u64 size;
 
 	if (kind != ANYLB_SOURCE_PREFIX && kind != ANYLB_SOURCE_ADDRESS)
 		return 0;
-	if (is_v4)
-		config_copy16(out, node_config.source_v4);
-	else
-		config_copy16(out, node_config.source_v6);
+	config_copy16(out, node_config.source_v6);
 	if (kind != ANYLB_SOURCE_PREFIX)
 		return 1;
-	size = is_v4 ? node_config.source_v4_size : node_config.source_v6_size;
-	/* size 0 is never configured (the core would divide by zero). */
-	if (is_v4)
-		prefix_add(out, 3, size ? (__u64)hash % size : hash);
-	else
-		prefix_add(out, 15, size ? (__u64)hash % size : hash);
+	size = node_config.source_v6_size;
+	prefix_add_v6(out, size ? (__u64)hash % size : hash);
 	return 1;
 }
 
@@ -1280,7 +1353,8 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
-	__u8 src[16] __attribute__((aligned(8)));
+	__u8 src[16] __attribute__((aligned(8))); /* IPv6 */
+	__u32 src4 = 0;
 	__u8 arrived_on[6] __attribute__((aligned(4)));
 	__u32 ip_len, outer_len, l2_len, inner_len, flen, trailing;
 	__u16 outer_ethertype, udp_len, sport;
@@ -1301,7 +1375,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	sport = (__u16)(GUE_SPORT_BASE + (hash & 0x3fff));
 	proto = gue ? PROTO_UDP : v->family == 4 ? PROTO_IPIP : PROTO_IPV6;
 
-	if (!encap_source(is_v4, hash, src))
+	if (is_v4 ? !encap_source_v4(hash, &src4) : !encap_source_v6(hash, src))
 		return ANYLB_DROP_NO_TUNNEL_SOURCE;
 	if (outer_len + inner_len > node_config.mtu)
 		return ANYLB_DROP_TOO_BIG;
@@ -1349,7 +1423,7 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 		__u32 w0 = 0x45u | ((__u32)v->tos << 8) | ((__u32)bpf_htons(total_len) << 16);
 		__u32 w1 = (__u32)bpf_htons(flags) << 16; /* id 0 */
 		__u32 w2 = OUTER_TTL | ((__u32)proto << 8); /* checksum 0 */
-		__u32 w3 = get32(src), w4 = get32(b->addr);
+		__u32 w3 = src4, w4 = get32(b->addr);
 
 		h = pkt(data, data_end, l2_len, 20);
 		if (!h)
@@ -1616,15 +1690,20 @@ int anylb_xdp(struct xdp_md *ctx)
 	__u32 now_ms;
 	int parsed, r;
 
-	__builtin_memset(&v, 0, sizeof(v));
-	parsed = parse_frame(ctx, &v);
-	if (v.l3_ok)
-		addr = find_address(v.key.dst, v.family);
-	if (parsed != ANYLB_DROP_NONE) {
-		/* Malformed traffic for the node itself is the kernel's business. */
-		if (v.l3_ok && !addr)
-			return do_pass();
-		return do_drop(parsed, ANYLB_INVALID_ID);
+	if (parse_plain_ipv4(ctx, &v)) {
+		/* The address's last three words are zero: the probe folds them. */
+		addr = find_address_words(get32(v.key.dst), 0, 0, 0, 4);
+	} else {
+		__builtin_memset(&v, 0, sizeof(v));
+		parsed = parse_frame(ctx, &v);
+		if (v.l3_ok)
+			addr = find_address(v.key.dst, v.family);
+		if (parsed != ANYLB_DROP_NONE) {
+			/* Malformed traffic for the node itself is the kernel's business. */
+			if (v.l3_ok && !addr)
+				return do_pass();
+			return do_drop(parsed, ANYLB_INVALID_ID);
+		}
 	}
 	if (!addr)
 		return do_pass(); /* not IP, or not to a VIP address */

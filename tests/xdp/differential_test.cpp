@@ -134,6 +134,116 @@ TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
   EXPECT_GT(c.path.flow_hits, 50'000u);
 }
 
+// The tunnel source in its other forms: spec() has an IPv4 prefix and one IPv6
+// address; here one IPv4 address with an IPv6 prefix, then prefixes of 2^32
+// addresses and more (the whole flow hash as the index).
+TEST(XdpDifferential, TunnelSourcesOfEveryKind) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+  const FlowTimeoutsMs t = long_timeouts();
+  struct Sources {
+    const char* v4;
+    const char* v4_prefix;
+    const char* v6;
+    const char* v6_prefix;
+  };
+  const Sources cases[] = {{"10.100.0.1", nullptr, nullptr, "fd00:100::/104"},
+                           {nullptr, "0.0.0.0/0", nullptr, "fd00:100::/64"}};
+  for (const Sources& c : cases) {
+    StateSpec s = spec();
+    s.encap.source_v4.reset();
+    s.encap.source_v4_prefix.reset();
+    s.encap.source_v6.reset();
+    s.encap.source_v6_prefix.reset();
+    if (c.v4) s.encap.source_v4 = ip(c.v4);
+    if (c.v4_prefix) s.encap.source_v4_prefix = *parse_ip_prefix(c.v4_prefix);
+    if (c.v6) s.encap.source_v6 = ip(c.v6);
+    if (c.v6_prefix) s.encap.source_v6_prefix = *parse_ip_prefix(c.v6_prefix);
+    ForwardingState st = build(s);
+    auto xdp = make_xdp(st, t);
+    ASSERT_NE(xdp, nullptr);
+    ModelDecider model(st, 1 << 16, t);
+    FrameSource src(7);
+    auto m = compare(model, *xdp, src, 20'000, 0);
+    ASSERT_FALSE(m) << (c.v4 ? c.v4 : c.v4_prefix) << ": frame " << m->index << ": " << m->what;
+  }
+}
+
+// The program takes a shortcut for plain frames (Ethernet, IPv4 without
+// options, not a fragment, a whole TCP or UDP header) and the general parser
+// for everything else. Frames on both sides of each rule the shortcut checks;
+// each must come out as the model has it, in this order (the flows repeat).
+TEST(XdpDifferential, PlainFrameShortcutBoundaries) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+  const FlowTimeoutsMs t = long_timeouts();
+  ForwardingState st = build(spec());
+  auto xdp = make_xdp(st, t);
+  ASSERT_NE(xdp, nullptr);
+  ModelDecider model(st, 1 << 16, t);
+  const IpAddress client = ip("198.51.100.7"), web = ip("192.0.2.10"), dns = ip("192.0.2.53");
+  auto web_tcp = [&](uint8_t flags, const Bytes& payload = {}) {
+    return eth_ipv4(ipv4(client, web, kIpProtoTcp, tcp(40000, 80, flags, payload)));
+  };
+  auto dns_udp = [&](const Bytes& payload) {
+    return eth_ipv4(ipv4(client, dns, kIpProtoUdp, udp(40001, 53, payload)));
+  };
+  auto with = [](Bytes f, size_t at, uint8_t value) {
+    f.at(at) = value;
+    return f;
+  };
+  auto padded = [](Bytes f, size_t n) {
+    f.insert(f.end(), n, 0xee);
+    return f;
+  };
+  auto cut = [](Bytes f, size_t n) {
+    f.resize(f.size() - n);
+    return f;
+  };
+  const Bytes syn = web_tcp(kTcpSyn), ack = web_tcp(kTcpAck), q = dns_udp(Bytes(12, 1));
+  struct Case {
+    const char* what;
+    Bytes frame;
+  };
+  const Case cases[] = {
+      {"SYN, 54 bytes", syn},
+      {"ACK padded to 60 (trailer trimmed)", padded(ack, 6)},
+      {"ACK with 18 bytes of trailer", padded(ack, 18)},
+      {"ACK with data", web_tcp(kTcpAck, Bytes(100, 7))},
+      {"data offset 4 (below 20 bytes)", with(ack, 46, 0x40)},
+      {"data offset 6, header past the packet", with(ack, 46, 0x60)},
+      {"data offset 15 inside a longer packet", with(web_tcp(kTcpAck, Bytes(40, 0)), 46, 0xf0)},
+      {"FIN", web_tcp(kTcpFin | kTcpAck)},
+      {"RST", web_tcp(kTcpRst)},
+      {"DF set", with(ack, 20, 0x40)},
+      {"MF set (a first fragment)", with(ack, 20, 0x20)},
+      {"offset 8 (a later fragment)", with(ack, 21, 0x01)},
+      {"reserved flag bit", with(ack, 20, 0x80)},
+      {"IHL 6 (options) without room", with(ack, 14, 0x46)},
+      {"IHL 4", with(ack, 14, 0x44)},
+      {"version 6 in an IPv4 ethertype", with(ack, 14, 0x65)},
+      {"total length 39 (TCP cut short)", with(ack, 17, 39)},
+      {"total length past the frame", with(ack, 17, 41)},
+      {"total length 20 (no TCP at all)", with(ack, 17, 20)},
+      {"53 bytes (one short of the shortcut)", cut(syn, 1)},
+      {"UDP query", q},
+      {"UDP total length 28 (empty datagram)", with(q, 17, 28)},
+      {"UDP total length 27", with(q, 17, 27)},
+      {"UDP with 6 bytes of trailer", padded(q, 6)},
+      {"ICMP to a VIP (not the shortcut)", with(ack, 23, 1)},
+      {"protocol 47 to a VIP", with(ack, 23, 47)},
+      {"TOS 0xb8 carried to the outer header", with(ack, 15, 0xb8)},
+      {"to a non-VIP", eth_ipv4(ipv4(client, ip("192.0.2.99"), kIpProtoTcp, tcp(1, 80, kTcpAck)))},
+      {"the SYN again (a hit)", syn},
+  };
+  for (const Case& c : cases) {
+    auto m = model.decide(c.frame, monotonic_ms());
+    auto x = xdp->decide(c.frame, 0);
+    ASSERT_TRUE(m && x) << c.what;
+    EXPECT_EQ(verdict_name(x->verdict), verdict_name(m->verdict)) << c.what;
+    EXPECT_EQ(drop_reason_name(x->reason), drop_reason_name(m->reason)) << c.what;
+    EXPECT_EQ(hex(x->out), hex(m->out)) << c.what;
+  }
+}
+
 TEST(XdpDifferential, FullTableEvictsAndCountsAlike) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
   const FlowTimeoutsMs t = long_timeouts();
