@@ -44,7 +44,9 @@
 // --live adds a run through a veth pair in a private network namespace: the
 // program under test native on one end; on the other end, frames are injected
 // by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES (XDP_TX out of that end)
-// and counted and dropped by a native XDP program when they come back.
+// and counted and dropped by a native XDP program when they come back. The
+// programs take turns in chunks of a quarter of --live-packets, and the
+// anylb/ipip ratio is the median over neighbouring chunk pairs.
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
@@ -691,7 +693,7 @@ void run_live(const Options& o, XdpProgram& anylb, const Prog& ipip, const Prog&
                     {"macswap XDP_TX", macswap.fd}};
   // Each round runs every program in short chunks, one after the other, so
   // that a neighbour's burst on this shared machine hits all three alike; the
-  // ratio to the control is taken chunk by chunk, from runs a second apart.
+  // ratio to the control is taken chunk by chunk, from runs under a second apart.
   constexpr int kChunks = 4;
   const uint32_t chunk_packets = std::max<uint32_t>(o.live_packets / kChunks, 1);
   std::vector<double> mpps[3], delivered[3], ratio;
