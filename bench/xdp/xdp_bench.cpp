@@ -698,7 +698,7 @@ void run_live(const Options& o, XdpProgram& anylb, const Prog& ipip, const Prog&
   const uint32_t chunk_packets = std::max<uint32_t>(o.live_packets / kChunks, 1);
   std::vector<double> mpps[3], delivered[3], ratio;
   uint64_t live_hits = 0, live_misses = 0;
-  bool warmed = false;
+  bool warmed[3] = {false, false, false};
   for (int round = 0; round < o.rounds; ++round) {
     for (int chunk = 0; chunk < kChunks; ++chunk) {
       double got[3] = {0, 0, 0};
@@ -709,9 +709,9 @@ void run_live(const Options& o, XdpProgram& anylb, const Prog& ipip, const Prog&
                       std::strerror(-err));
           return;
         }
-        if (under_test[i].fd == anylb.prog_fd() && !warmed) {
-          drive(o.live_flows * 2);  // the flows into anylb's table
-          warmed = true;
+        if (!warmed[i]) {  // untimed: the flows into anylb's table, caches for all
+          drive(o.live_flows * 2);
+          warmed[i] = true;
         }
         const anylb_path_stats before = read_path_stats(anylb.maps().path_stats);
         auto [m, d] = drive(chunk_packets);
