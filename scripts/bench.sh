@@ -70,43 +70,35 @@ for b in core.get("benchmarks", []):
         rows.append(("core", name, ns, (items or 1e9 / ns) / 1e6,
                      "bursts of 32" if "Burst" in name else "one frame at a time"))
 
-# XDP: net ns per case for anylb and the ipip floor
+# XDP: net ns per case for anylb and, once, for the ipip floor; first the
+# repeat=1 regime, then the hot loop (repeat behind the restore program).
+XDP_CASES = {"a": "established TCP (flow-table hit), IPIP", "b": "new TCP flows, free ways",
+             "b'": "new TCP flows, full table (every insert evicts)",
+             "c": "established UDP, GUE", "d": "not a VIP (XDP_PASS)"}
+
+def xdp_rows(text, case_re, row_re, path, floor_path):
+    case = None
+    for line in text.splitlines():
+        m = re.match(case_re, line)
+        if m:
+            case = XDP_CASES[m.group(1)]
+            continue
+        m = re.match(row_re, line)
+        if m and case:
+            ns, mpps, ratio = (float(x) for x in m.group(2, 3, 4))
+            if m.group(1) == "anylb":
+                rows.append((path, case, ns, mpps, f"{ratio:.1f}x the ipip floor"))
+            elif case.startswith("established TCP"):  # the floors, once
+                rows.append((floor_path, m.group(1), ns, mpps, "same frames, same run"))
+
 xdp = read("xdp.txt")
-case = None
-for line in xdp.splitlines():
-    m = re.match(r"^\((a|b|b'|c|d)\) ", line)
-    if m:
-        case = {"a": "established TCP (flow-table hit), IPIP",
-                "b": "new TCP flows, free ways",
-                "b'": "new TCP flows, full table (every insert evicts)",
-                "c": "established UDP, GUE",
-                "d": "not a VIP (XDP_PASS)"}[m.group(1)]
-        continue
-    m = re.match(r"^\s+(anylb|ipip control|macswap XDP_TX)\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", line)
-    if m and case:
-        if m.group(1) == "anylb":
-            rows.append(("XDP", case, float(m.group(2)), float(m.group(3)),
-                         f"{float(m.group(4)):.1f}x the ipip floor"))
-        elif case.startswith("established TCP"):  # the floors, once
-            rows.append(("XDP floor", m.group(1), float(m.group(2)), float(m.group(3)),
-                         "same frames, same run"))
-# The hot-loop regime (repeat behind the restore program): (a), (c), (d).
+xdp_rows(xdp, r"^\((a|b|b'|c|d)\) ",
+         r"^\s+(anylb|ipip control|macswap XDP_TX)\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)",
+         "XDP", "XDP floor")
 hot = xdp.split("\nhot loop:", 1)[1] if "\nhot loop:" in xdp else ""
-case = None
-for line in hot.splitlines():
-    m = re.match(r"^\s+\((a|c|d)\) ", line)
-    if m:
-        case = {"a": "established TCP (flow-table hit), IPIP", "c": "established UDP, GUE",
-                "d": "not a VIP (XDP_PASS)"}[m.group(1)]
-        continue
-    m = re.match(r"^\s+(anylb|ipip control)\s+([\d.]+) ns net\s+([\d.]+) Mpps\s+([\d.]+)x", line)
-    if m and case:
-        if m.group(1) == "anylb":
-            rows.append(("XDP hot loop", case, float(m.group(2)), float(m.group(3)),
-                         f"{float(m.group(4)):.1f}x the ipip floor"))
-        elif case.startswith("established TCP"):
-            rows.append(("XDP hot-loop floor", m.group(1), float(m.group(2)), float(m.group(3)),
-                         "same frames, same run"))
+xdp_rows(hot, r"^\s+\((a|c|d)\) ",
+         r"^\s+(anylb|ipip control)\s+([\d.]+) ns net\s+([\d.]+) Mpps\s+([\d.]+)x",
+         "XDP hot loop", "XDP hot-loop floor")
 live = re.findall(r"^\s+(anylb|ipip control)\s+([\d.]+) Mpps", xdp, re.M)
 ratio = re.search(r"chunk by chunk: median ([\d.]+)", xdp)
 for prog, mpps in live:
