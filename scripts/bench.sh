@@ -73,7 +73,7 @@ for b in core.get("benchmarks", []):
 # XDP: net ns per case for anylb and, once, for the ipip floor; first the
 # repeat=1 regime, then the hot loop (repeat behind the restore program).
 XDP_CASES = {"a": "established TCP (flow-table hit), IPIP", "b": "new TCP flows, free ways",
-             "b'": "new TCP flows, full table (every insert evicts)",
+             "b'": "new TCP flows, table filled first (most inserts evict)",
              "c": "established UDP, GUE", "d": "not a VIP (XDP_PASS)"}
 
 def xdp_rows(text, case_re, row_re, path, floor_path):
@@ -96,7 +96,7 @@ xdp_rows(xdp, r"^\((a|b|b'|c|d)\) ",
          r"^\s+(anylb|ipip control|macswap XDP_TX)\s+[\d.]+\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)",
          "XDP", "XDP floor")
 hot = xdp.split("\nhot loop:", 1)[1] if "\nhot loop:" in xdp else ""
-xdp_rows(hot, r"^\s+\((a|c|d)\) ",
+xdp_rows(hot, r"^\s+\((a|b|b'|c|d)\) ",
          r"^\s+(anylb|ipip control)\s+([\d.]+) ns net\s+([\d.]+) Mpps\s+([\d.]+)x",
          "XDP hot loop", "XDP hot-loop floor")
 live = re.findall(r"^\s+(anylb|ipip control)\s+([\d.]+) Mpps", xdp, re.M)

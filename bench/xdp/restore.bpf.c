@@ -7,7 +7,13 @@
  * user space writes into .bss before each frame) and tail-calls the program
  * under test. It does the same work whether or not the last iteration grew
  * the frame (bpf_xdp_adjust_head by 0 on an untouched frame), so its cost is
- * the same under every program and the `drop` control's time removes it. */
+ * the same under every program and the `drop` control's time removes it.
+ *
+ * For new flows, user space sets new_source: every iteration then gives the
+ * frame (TCP over IPv4) that source address and advances it, so each
+ * iteration is a flow the program under test has never seen. Both checksums
+ * stay valid: user space leaves each one's sum over everything but the source
+ * address, and the source's two halfwords are added here. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -22,8 +28,30 @@ struct {
 	__type(value, __u32);
 } under_test SEC(".maps");
 
+#define IP_CHECK 24  /* offsets in an untagged Ethernet + IPv4 + TCP frame */
+#define IP_SOURCE 26
+#define TCP_CHECK 50
+
 __u32 frame_len;
 __u8 frame_head[RESTORE_BYTES];
+__u32 new_source;   /* host order; 0: the frame's own source, every iteration */
+__u32 ip_sum_rest;  /* ones' complement sums without the source and the checksum */
+__u32 tcp_sum_rest;
+
+static __always_inline void put_be16(__u8 *p, __u32 v)
+{
+	p[0] = (__u8)(v >> 8);
+	p[1] = (__u8)v;
+}
+
+static __always_inline __u32 checksum_with(__u32 rest, __u32 addr)
+{
+	__u32 sum = rest + (addr >> 16) + (addr & 0xffff);
+
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return ~sum & 0xffff;
+}
 
 SEC("xdp")
 int bench_restore(struct xdp_md *ctx)
@@ -43,6 +71,19 @@ int bench_restore(struct xdp_md *ctx)
 	if (data + RESTORE_BYTES > data_end)
 		return XDP_ABORTED;
 	__builtin_memcpy(data, frame_head, RESTORE_BYTES);
+	if (new_source) {
+		__u8 *f = data;
+		__u32 src = new_source++;
+
+		if (data + TCP_CHECK + 2 > data_end)
+			return XDP_ABORTED;
+		f[IP_SOURCE] = (__u8)(src >> 24);
+		f[IP_SOURCE + 1] = (__u8)(src >> 16);
+		f[IP_SOURCE + 2] = (__u8)(src >> 8);
+		f[IP_SOURCE + 3] = (__u8)src;
+		put_be16(f + IP_CHECK, checksum_with(ip_sum_rest, src));
+		put_be16(f + TCP_CHECK, checksum_with(tcp_sum_rest, src));
+	}
 	bpf_tail_call(ctx, &under_test, 0);
 	return XDP_ABORTED; /* no program in the slot */
 }
