@@ -254,6 +254,30 @@ struct HotLoop {
   }
 };
 
+// The floor under a new flow: a new flow must read both of its groups, at
+// random places in a table of this size, and neither can be in cache. So one
+// dependent load into ordinary (4 KiB-page) memory of the flow table's size,
+// chasing a random cycle through group-sized strides, in ns.
+double dependent_load_ns(uint32_t table_entries) {
+  const size_t stride = sizeof(anylb_flow_group);
+  const size_t n = std::max<size_t>(2, table_entries / ANYLB_FLOW_WAYS);
+  std::vector<uint8_t> mem(n * stride);
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(kSeed));
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t* next = mem.data() + order[(i + 1) % n] * stride;
+    std::memcpy(mem.data() + order[i] * stride, &next, sizeof next);
+  }
+  const size_t steps = 1u << 20;
+  const uint8_t* at = mem.data() + order[0] * stride;
+  const double t0 = now_ns();
+  for (size_t i = 0; i < steps; ++i) std::memcpy(&at, at, sizeof at);
+  const double t = (now_ns() - t0) / static_cast<double>(steps);
+  if (at == nullptr) die("dependent load: lost the cycle");  // keeps the chase
+  return t;
+}
+
 // One frame with its output: for the sanity checks.
 std::pair<uint32_t, std::vector<uint8_t>> run_one(int fd, const uint8_t* frame, uint32_t len) {
   std::vector<uint8_t> out(len + 256);
@@ -714,6 +738,11 @@ int run(const Options& o) {
               verdict(b, 10), bf, verdict(bf, 10));
   std::printf("              hot loop:     %.2fx  %s  (full table: %.2fx  %s)\n", b_hot,
               verdict(b_hot, 10), bf_hot, verdict(bf_hot, 10));
+  const double miss = dependent_load_ns(o.table);
+  std::printf("  for scale: one dependent load at random into %zu MiB (the table's size)\n"
+              "             takes %.1f ns here = %.1fx the hot-loop ipip control\n",
+              static_cast<size_t>(o.table) / ANYLB_FLOW_WAYS * sizeof(anylb_flow_group) >> 20,
+              miss, miss / median(h_est.net[kIpip]));
   std::fflush(stdout);
 
   if (o.live && !held) std::printf("\nlive run: skipped (no private network namespace)\n");
