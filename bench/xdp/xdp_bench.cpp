@@ -54,6 +54,7 @@
 #include <linux/if_link.h>
 #include <net/if.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +63,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -256,12 +258,16 @@ struct HotLoop {
 
 // The floor under a new flow: a new flow must read both of its groups, at
 // random places in a table of this size, and neither can be in cache. So one
-// dependent load into ordinary (4 KiB-page) memory of the flow table's size,
-// chasing a random cycle through group-sized strides, in ns.
+// dependent load into memory of the flow table's size, in 4 KiB pages as BPF
+// map memory is, chasing a random cycle through group-sized strides, in ns.
 double dependent_load_ns(uint32_t table_entries) {
   const size_t stride = sizeof(anylb_flow_group);
   const size_t n = std::max<size_t>(2, table_entries / ANYLB_FLOW_WAYS);
-  std::vector<uint8_t> mem(n * stride);
+  void* area = mmap(nullptr, n * stride, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                    -1, 0);
+  if (area == MAP_FAILED) die("dependent load: mmap: " + std::string(std::strerror(errno)));
+  madvise(area, n * stride, MADV_NOHUGEPAGE);  // as if THP were "always": keep 4 KiB pages
+  const std::span<uint8_t> mem(static_cast<uint8_t*>(area), n * stride);
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937_64(kSeed));
@@ -275,6 +281,7 @@ double dependent_load_ns(uint32_t table_entries) {
   for (size_t i = 0; i < steps; ++i) std::memcpy(&at, at, sizeof at);
   const double t = (now_ns() - t0) / static_cast<double>(steps);
   if (at == nullptr) die("dependent load: lost the cycle");  // keeps the chase
+  munmap(area, n * stride);
   return t;
 }
 
@@ -647,6 +654,9 @@ int run(const Options& o) {
       Timing t[kProgs];
       for (int k = 0; k < kProgs; ++k) {
         const int p = (k + round) % kProgs;
+        if (uint64_t{next_source} + hot_new.size() * o.hot_repeat > UINT32_MAX) {
+          die("hot loop: new flows: out of source addresses (fewer --batch or --rounds)");
+        }
         const anylb_path_stats before = read_path_stats(maps_path);
         hot.set_new_source(next_source);
         t[p].kernel_ns = hot.run(progs[p], hot_new, o.hot_repeat, expected(p, XDP_TX));
