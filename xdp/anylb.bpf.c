@@ -299,13 +299,17 @@ static __always_inline __u16 csum_finish(__u32 sum)
 	return (__u16)~csum_fold(sum);
 }
 
+/* checksum.h csum_replace16(): RFC 1624 eqn. 3, with 0xffff for 0x0000 (only
+ * 0xffff verifies over all-zero data, and it verifies wherever 0x0000 does). */
 static __always_inline __u16 csum_replace16(__u16 check, __u16 old_word, __u16 new_word)
 {
 	__u32 sum = (__u16)~check;
+	__u16 updated;
 
 	sum += (__u16)~old_word;
 	sum += new_word;
-	return (__u16)~csum_fold(sum);
+	updated = (__u16)~csum_fold(sum);
+	return updated == 0 ? 0xffff : updated;
 }
 
 /* Big-endian 16-bit words of n bytes (n even) at p, summed. */

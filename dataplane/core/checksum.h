@@ -42,11 +42,16 @@ inline uint32_t csum_pseudo_v6(const uint8_t* src16, const uint8_t* dst16, uint8
 }
 
 // RFC 1624 eqn. 3: new checksum after one 16-bit word changes from old to new.
+// Where the new data sums to zero, eqn. 3 gives 0x0000. That fails to verify
+// when the data is all zero bytes (an echo reply with id, sequence and payload
+// zero: only 0xffff verifies), while 0xffff verifies for any data that sums to
+// zero. So 0xffff is returned instead of 0x0000.
 inline uint16_t csum_replace16(uint16_t check, uint16_t old_word, uint16_t new_word) {
   uint32_t sum = static_cast<uint16_t>(~check);
   sum += static_cast<uint16_t>(~old_word);
   sum += new_word;
-  return static_cast<uint16_t>(~csum_fold(sum));
+  const auto updated = static_cast<uint16_t>(~csum_fold(sum));
+  return updated == 0 ? 0xffff : updated;
 }
 
 // Reads/writes a big-endian 16-bit field.

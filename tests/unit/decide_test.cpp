@@ -293,6 +293,18 @@ TEST(Decide, EchoRequestToAVipIsAnswered) {
   EXPECT_EQ(r.counters->path.replied, 1u);
 }
 
+// Found by the fuzzer: with id, sequence and payload all zero, the reply's
+// message is all zero, and RFC 1624's incremental update gives checksum
+// 0x0000, which does not verify. It must be 0xffff.
+TEST(Decide, EchoReplyWithAnAllZeroMessageHasAChecksumThatVerifies) {
+  Runner r;
+  const Bytes req =
+      eth_ipv4(ipv4(ip("198.51.100.7"), ip("192.0.2.10"), kIpProtoIcmp, icmp_echo(false, 0, 0)));
+  ASSERT_EQ(r.run(req).verdict, ANYLB_VERDICT_REPLY);
+  ASSERT_EQ(r.out.size(), 14u + 20u + 8u);
+  EXPECT_EQ(Bytes(r.out.begin() + 34, r.out.end()), (Bytes{0, 0, 0xff, 0xff, 0, 0, 0, 0}));
+}
+
 TEST(Decide, Icmpv6EchoRequestToAVipIsAnswered) {
   Runner r;
   const Bytes req = eth_ipv6(ipv6(ip("2001:db8:ffff::1"), ip("2001:db8::10"), kIpProtoIcmpv6,

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <random>
 
+#include "dataplane/core/checksum.h"
 #include "dataplane/core/decide.h"
 #include "dataplane/core/flow_key.h"
 #include "dataplane/core/packet_view.h"
@@ -241,6 +242,42 @@ TEST(XdpDifferential, PlainFrameShortcutBoundaries) {
     EXPECT_EQ(verdict_name(x->verdict), verdict_name(m->verdict)) << c.what;
     EXPECT_EQ(drop_reason_name(x->reason), drop_reason_name(m->reason)) << c.what;
     EXPECT_EQ(hex(x->out), hex(m->out)) << c.what;
+  }
+}
+
+// Echo replies whose checksum lands on zero: both paths must write 0xffff
+// (the only value that verifies over an all-zero message), not 0x0000.
+TEST(XdpDifferential, EchoRepliesWhoseChecksumSumsToZero) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+  const FlowTimeoutsMs t = long_timeouts();
+  ForwardingState st = build(spec());
+  auto xdp = make_xdp(st, t);
+  ASSERT_NE(xdp, nullptr);
+  ModelDecider model(st, 1 << 16, t);
+  const IpAddress client = ip("198.51.100.7"), web = ip("192.0.2.10");
+  struct Case {
+    const char* what;
+    Bytes frame;
+    size_t check_at;  // the reply's ICMP checksum
+    uint16_t check;
+  };
+  const Case cases[] = {
+      {"IPv4, id 0, sequence 0, no payload",
+       eth_ipv4(ipv4(client, web, kIpProtoIcmp, icmp_echo(false, 0, 0))), 36, 0xffff},
+      {"IPv4, all-zero payload", eth_ipv4(ipv4(client, web, kIpProtoIcmp,
+                                               icmp_echo(false, 0, 0, Bytes(32, 0)))),
+       36, 0xffff},
+      {"IPv4, id 0xffff (data sums to zero, not all zero)",
+       eth_ipv4(ipv4(client, web, kIpProtoIcmp, icmp_echo(false, 0xffff, 0))), 36, 0xffff},
+  };
+  for (const Case& c : cases) {
+    auto m = model.decide(c.frame, monotonic_ms());
+    auto x = xdp->decide(c.frame, 0);
+    ASSERT_TRUE(m && x) << c.what;
+    ASSERT_EQ(verdict_name(m->verdict), std::string("reply")) << c.what;
+    EXPECT_EQ(hex(x->out), hex(m->out)) << c.what;
+    ASSERT_GT(m->out.size(), c.check_at + 1) << c.what;
+    EXPECT_EQ(load_be16(m->out.data() + c.check_at), c.check) << c.what;
   }
 }
 
