@@ -3,13 +3,15 @@
 #   1. release build (-Werror), every meson suite (unit, and the privileged
 #      suites where present)
 #   2. the unit suite again under AddressSanitizer + UndefinedBehaviorSanitizer
-#   3. the libFuzzer target over parse + decide for a bounded time
+#   3. the libFuzzer targets over parse + decide and over the config, each
+#      for a bounded time
 # The last line is the summary "N passed, N failed, N skipped"; the exit code
 # is non-zero if anything failed or did not build.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+CONFIG_FUZZ_SECONDS=${CONFIG_FUZZ_SECONDS:-30}
 
 passed=0 failed=0 skipped=0
 note() { printf '\n==> %s\n' "$*"; }
@@ -66,26 +68,33 @@ else
   failed=$((failed + 1))
 fi
 
-note "fuzzing parse + decide for ${FUZZ_SECONDS}s (libFuzzer, ASan + UBSan)"
-if CC=clang CXX=clang++ configure build-fuzz -Dfuzzing=true -Dtests=true -Dbenchmarks=false \
-     -Db_lundef=false && ninja -C build-fuzz tests/fuzz/fuzz_decide; then
+fuzz() {  # fuzz TARGET SECONDS SEED_CORPUS [LIBFUZZER FLAGS...]: one bounded run
+  local target=$1 seconds=$2 seeds=$3 scratch
+  shift 3
   scratch=$(mktemp -d)
-  trap 'rm -rf "$scratch"' EXIT
   mkdir -p "$scratch/corpus" "$scratch/artifacts"
-  if ./build-fuzz/tests/fuzz/fuzz_decide -max_total_time="$FUZZ_SECONDS" -max_len=2048 \
-       -print_final_stats=1 -artifact_prefix="$scratch/artifacts/" \
-       "$scratch/corpus" "$ROOT/tests/fuzz/corpus" >"$scratch/fuzz.log" 2>&1; then
+  if ./build-fuzz/tests/fuzz/"$target" -max_total_time="$seconds" -print_final_stats=1 \
+       -artifact_prefix="$scratch/artifacts/" "$@" "$scratch/corpus" "$seeds" \
+       >"$scratch/fuzz.log" 2>&1; then
     grep -E 'stat::number_of_executed_units|stat::peak_rss_mb' "$scratch/fuzz.log" || true
-    tail -n 1 "$scratch/fuzz.log" | grep -q "Done" || true
-    echo "fuzz: no crash, no sanitizer report"
+    echo "$target: no crash, no sanitizer report"
     passed=$((passed + 1))
   else
     tail -n 60 "$scratch/fuzz.log"
     mkdir -p "$ROOT/fuzz-artifacts"
     cp "$scratch"/artifacts/* "$ROOT/fuzz-artifacts/" 2>/dev/null || true
-    echo "fuzz: FAILED (reproducers in fuzz-artifacts/)"
+    echo "$target: FAILED (reproducers in fuzz-artifacts/)"
     failed=$((failed + 1))
   fi
+  rm -rf "$scratch"
+}
+
+note "fuzzing parse + decide for ${FUZZ_SECONDS}s, the config for ${CONFIG_FUZZ_SECONDS}s (libFuzzer, ASan + UBSan)"
+if CC=clang CXX=clang++ configure build-fuzz -Dfuzzing=true -Dtests=true -Dbenchmarks=false \
+     -Db_lundef=false && ninja -C build-fuzz tests/fuzz/fuzz_decide tests/fuzz/fuzz_config; then
+  fuzz fuzz_decide "$FUZZ_SECONDS" "$ROOT/tests/fuzz/corpus" -max_len=2048
+  fuzz fuzz_config "$CONFIG_FUZZ_SECONDS" "$ROOT/tests/fuzz/config-corpus" -max_len=8192 \
+    -timeout=10 -rss_limit_mb=2048 -dict="$ROOT/tests/fuzz/config.dict"
 else
   echo "fuzz build FAILED"
   failed=$((failed + 1))
