@@ -15,16 +15,9 @@
 
 #include "control/config/config.h"
 #include "control/tables/state_spec.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                   \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "fuzz_config: invariant failed at line %d: %s\n", __LINE__, #cond); \
-      __builtin_trap();                                                                    \
-    }                                                                                      \
-  } while (0)
 
 constexpr uint64_t kMaxSlots = 1u << 20;
 

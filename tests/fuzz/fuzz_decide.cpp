@@ -41,17 +41,10 @@
 #include "dataplane/core/forwarding_state.h"
 #include "dataplane/core/packet_buffer.h"
 #include "dataplane/core/packet_view.h"
+#include "tests/fuzz/fuzz_check.h"
 
 namespace anylb {
 namespace {
-
-#define FUZZ_CHECK(cond)                                                                   \
-  do {                                                                                     \
-    if (!(cond)) {                                                                         \
-      std::fprintf(stderr, "fuzz_decide: invariant failed at line %d: %s\n", __LINE__, #cond); \
-      __builtin_trap();                                                                    \
-    }                                                                                      \
-  } while (0)
 
 constexpr uint32_t kDefaultHeadroom = 128;
 constexpr size_t kMaxFrame = 16384;
