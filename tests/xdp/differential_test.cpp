@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <random>
 
 #include "dataplane/core/checksum.h"
@@ -34,16 +35,23 @@ std::string hex(const Bytes& b) {
   return s;
 }
 
-std::unique_ptr<XdpDecider> make_xdp(const ForwardingState& st, const FlowTimeoutsMs& t) {
-  auto x = XdpDecider::create(st, 1 << 16, t);
-  if (!x) {
-    const std::string& m = x.error().message;
-    if (geteuid() != 0) return nullptr;  // the caller skips
-    ADD_FAILURE() << m;
-    return nullptr;
+// Every test here loads the program and the model with one state and compares
+// them; without root there is nothing to load.
+class XdpDifferential : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
   }
-  return std::move(*x);
-}
+  // The program and the model, on the same state and timeouts.
+  void load(const ForwardingState& st, const FlowTimeoutsMs& t) {
+    auto loaded = XdpDecider::create(st, 1 << 16, t);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    xdp = std::move(*loaded);
+    model.emplace(st, 1 << 16, t);
+  }
+  std::unique_ptr<XdpDecider> xdp;
+  std::optional<ModelDecider> model;
+};
 
 template <typename T>
 T on_this_cpu(int fd, uint32_t key) {
@@ -76,16 +84,13 @@ std::optional<Mismatch> compare(FrameDecider& model, FrameDecider& xdp, FrameSou
   return std::nullopt;
 }
 
-TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
   const FlowTimeoutsMs t = long_timeouts();
   ForwardingState st = build(spec());
-  auto xdp = make_xdp(st, t);
-  ASSERT_NE(xdp, nullptr);
-  ModelDecider model(st, 1 << 16, t);
+  ASSERT_NO_FATAL_FAILURE(load(st, t));
   FrameSource src(20261128);
 
-  auto m1 = compare(model, *xdp, src, 80'000, 0);
+  auto m1 = compare(*model, *xdp, src, 80'000, 0);
   ASSERT_FALSE(m1) << "frame " << m1->index << ": " << m1->what;
 
   // Flip: drain one backend, take one down, add one; existing flows must
@@ -95,9 +100,9 @@ TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
   changed.vips[1].backends[0].state = ANYLB_BACKEND_DOWN;
   changed.vips[2].backends.push_back({ip("fd00:1::9"), 100, ANYLB_BACKEND_ACTIVE});
   ForwardingState st2 = build(changed, &st);
-  ASSERT_TRUE(model.publish(st2));
+  ASSERT_TRUE(model->publish(st2));
   ASSERT_TRUE(xdp->publish(st2));
-  auto m2 = compare(model, *xdp, src, 70'000, 80'000);
+  auto m2 = compare(*model, *xdp, src, 70'000, 80'000);
   ASSERT_FALSE(m2) << "frame " << m2->index << ": " << m2->what;
 
   // Flip again: a backend removed outright, a VIP removed, the table resized.
@@ -106,14 +111,14 @@ TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
   again.vips[0].table_size = 1013;
   again.vips.erase(again.vips.begin() + 5);  // two-80 goes
   ForwardingState st3 = build(again, &st2);
-  ASSERT_TRUE(model.publish(st3));
+  ASSERT_TRUE(model->publish(st3));
   ASSERT_TRUE(xdp->publish(st3));
-  auto m3 = compare(model, *xdp, src, 60'000, 150'000);
+  auto m3 = compare(*model, *xdp, src, 60'000, 150'000);
   ASSERT_FALSE(m3) << "frame " << m3->index << ": " << m3->what;
 
   // The counters agree too: every path counter, every drop reason, and every
   // VIP's and backend's packets and bytes (the program's, on this CPU).
-  const Counters& c = model.counters();
+  const Counters& c = model->counters();
   const XdpMaps& maps = xdp->program().maps();
   const auto path = on_this_cpu<anylb_path_stats>(maps.path_stats, 0);
   EXPECT_EQ(std::memcmp(&path, &c.path, sizeof path), 0)
@@ -138,8 +143,7 @@ TEST(XdpDifferential, TwoHundredThousandFramesWithTableFlips) {
 // The tunnel source in its other forms: spec() has an IPv4 prefix and one IPv6
 // address; here one IPv4 address with an IPv6 prefix, then prefixes of 2^32
 // addresses and more (the whole flow hash as the index).
-TEST(XdpDifferential, TunnelSourcesOfEveryKind) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, TunnelSourcesOfEveryKind) {
   const FlowTimeoutsMs t = long_timeouts();
   struct Sources {
     const char* v4;
@@ -160,11 +164,9 @@ TEST(XdpDifferential, TunnelSourcesOfEveryKind) {
     if (c.v6) s.encap.source_v6 = ip(c.v6);
     if (c.v6_prefix) s.encap.source_v6_prefix = *parse_ip_prefix(c.v6_prefix);
     ForwardingState st = build(s);
-    auto xdp = make_xdp(st, t);
-    ASSERT_NE(xdp, nullptr);
-    ModelDecider model(st, 1 << 16, t);
+    ASSERT_NO_FATAL_FAILURE(load(st, t));
     FrameSource src(7);
-    auto m = compare(model, *xdp, src, 20'000, 0);
+    auto m = compare(*model, *xdp, src, 20'000, 0);
     ASSERT_FALSE(m) << (c.v4 ? c.v4 : c.v4_prefix) << ": frame " << m->index << ": " << m->what;
   }
 }
@@ -173,13 +175,10 @@ TEST(XdpDifferential, TunnelSourcesOfEveryKind) {
 // options, not a fragment, a whole TCP or UDP header) and the general parser
 // for everything else. Frames on both sides of each rule the shortcut checks;
 // each must come out as the model has it, in this order (the flows repeat).
-TEST(XdpDifferential, PlainFrameShortcutBoundaries) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, PlainFrameShortcutBoundaries) {
   const FlowTimeoutsMs t = long_timeouts();
   ForwardingState st = build(spec());
-  auto xdp = make_xdp(st, t);
-  ASSERT_NE(xdp, nullptr);
-  ModelDecider model(st, 1 << 16, t);
+  ASSERT_NO_FATAL_FAILURE(load(st, t));
   const IpAddress client = ip("198.51.100.7"), web = ip("192.0.2.10"), dns = ip("192.0.2.53");
   auto web_tcp = [&](uint8_t flags, const Bytes& payload = {}) {
     return eth_ipv4(ipv4(client, web, kIpProtoTcp, tcp(40000, 80, flags, payload)));
@@ -236,7 +235,7 @@ TEST(XdpDifferential, PlainFrameShortcutBoundaries) {
       {"the SYN again (a hit)", syn},
   };
   for (const Case& c : cases) {
-    auto m = model.decide(c.frame, monotonic_ms());
+    auto m = model->decide(c.frame, monotonic_ms());
     auto x = xdp->decide(c.frame, 0);
     ASSERT_TRUE(m && x) << c.what;
     EXPECT_EQ(verdict_name(x->verdict), verdict_name(m->verdict)) << c.what;
@@ -247,13 +246,10 @@ TEST(XdpDifferential, PlainFrameShortcutBoundaries) {
 
 // Echo replies whose checksum lands on zero: both paths must write 0xffff
 // (the only value that verifies over an all-zero message), not 0x0000.
-TEST(XdpDifferential, EchoRepliesWhoseChecksumSumsToZero) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, EchoRepliesWhoseChecksumSumsToZero) {
   const FlowTimeoutsMs t = long_timeouts();
   ForwardingState st = build(spec());
-  auto xdp = make_xdp(st, t);
-  ASSERT_NE(xdp, nullptr);
-  ModelDecider model(st, 1 << 16, t);
+  ASSERT_NO_FATAL_FAILURE(load(st, t));
   const IpAddress client = ip("198.51.100.7"), web = ip("192.0.2.10");
   struct Case {
     const char* what;
@@ -271,7 +267,7 @@ TEST(XdpDifferential, EchoRepliesWhoseChecksumSumsToZero) {
        eth_ipv4(ipv4(client, web, kIpProtoIcmp, icmp_echo(false, 0xffff, 0))), 36, 0xffff},
   };
   for (const Case& c : cases) {
-    auto m = model.decide(c.frame, monotonic_ms());
+    auto m = model->decide(c.frame, monotonic_ms());
     auto x = xdp->decide(c.frame, 0);
     ASSERT_TRUE(m && x) << c.what;
     ASSERT_EQ(verdict_name(m->verdict), std::string("reply")) << c.what;
@@ -281,38 +277,34 @@ TEST(XdpDifferential, EchoRepliesWhoseChecksumSumsToZero) {
   }
 }
 
-TEST(XdpDifferential, FullTableEvictsAndCountsAlike) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, FullTableEvictsAndCountsAlike) {
   const FlowTimeoutsMs t = long_timeouts();
   ForwardingState st = build(spec());
   // 64 entries (8 buckets of 8 ways): 500 new flows must evict.
   auto x = XdpDecider::create(st, 64, t);
   ASSERT_TRUE(x.ok()) << x.error().message;
-  ModelDecider model(st, 64, t);
+  ModelDecider small(st, 64, t);
   // Which entry goes may differ (the two read their clocks apart), but not
   // how many: with nothing expiring, a full bucket pair stays full, and the
   // pairs fill alike (same hash, same first-free-way rule).
   const uint32_t now = monotonic_ms();
   for (uint16_t p = 1000; p < 1500; ++p) {
     const Bytes f = eth_ipv4(ipv4(ip("198.51.100.9"), ip("192.0.2.10"), kIpProtoTcp, tcp(p, 80, kTcpSyn)));
-    auto m = model.decide(f, now);
+    auto m = small.decide(f, now);
     auto xd = (*x)->decide(f, now);
     ASSERT_TRUE(m && xd);
     ASSERT_EQ(m->out, xd->out) << "port " << p;
   }
   const auto path = on_this_cpu<anylb_path_stats>((*x)->program().maps().path_stats, 0);
-  EXPECT_GT(model.counters().path.flow_evictions, 400u);
-  EXPECT_EQ(path.flow_evictions, model.counters().path.flow_evictions);
+  EXPECT_GT(small.counters().path.flow_evictions, 400u);
+  EXPECT_EQ(path.flow_evictions, small.counters().path.flow_evictions);
 }
 
-TEST(XdpDifferential, IdleTimeoutsExpireAlike) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to load BPF programs";
+TEST_F(XdpDifferential, IdleTimeoutsExpireAlike) {
   FlowTimeoutsMs t = long_timeouts();
   t.tcp_syn = 200;  // a SYN-only flow is forgotten after 200 ms
   ForwardingState st = build(spec());
-  auto xdp = make_xdp(st, t);
-  ASSERT_NE(xdp, nullptr);
-  ModelDecider model(st, 1 << 16, t);
+  ASSERT_NO_FATAL_FAILURE(load(st, t));
   // SYNs, then the table changes so Maglev would now pick differently for
   // some; after 400 ms idle both must have forgotten the SYN-only flows.
   std::vector<Bytes> syns;
@@ -320,7 +312,7 @@ TEST(XdpDifferential, IdleTimeoutsExpireAlike) {
     syns.push_back(eth_ipv4(ipv4(ip("198.51.100.7"), ip("192.0.2.10"), kIpProtoTcp, tcp(p, 80, kTcpSyn))));
   }
   for (const auto& f : syns) {
-    auto m = model.decide(f, monotonic_ms());
+    auto m = model->decide(f, monotonic_ms());
     auto x = xdp->decide(f, 0);
     ASSERT_TRUE(m && x);
     ASSERT_EQ(m->out, x->out);
@@ -328,13 +320,13 @@ TEST(XdpDifferential, IdleTimeoutsExpireAlike) {
   StateSpec changed = spec();
   changed.vips[0].backends.push_back({ip("10.1.0.4"), 300, ANYLB_BACKEND_ACTIVE});
   ForwardingState st2 = build(changed, &st);
-  ASSERT_TRUE(model.publish(st2));
+  ASSERT_TRUE(model->publish(st2));
   ASSERT_TRUE(xdp->publish(st2));
   usleep(400'000);
   int moved = 0;
   for (const auto& f : syns) {
     Bytes ack = f;
-    auto m = model.decide(ack, monotonic_ms());
+    auto m = model->decide(ack, monotonic_ms());
     auto x = xdp->decide(ack, 0);
     ASSERT_TRUE(m && x);
     ASSERT_EQ(m->out, x->out);
