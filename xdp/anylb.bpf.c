@@ -968,10 +968,10 @@ struct flow_ref {
 	__u32 *deadline;
 };
 
-/* FlowTable::expired(): the signed difference, as the core reads it. */
+/* FlowTable::expired(). */
 static __always_inline int flow_expired(__u32 deadline, __u32 now_ms)
 {
-	return (__s32)(now_ms - deadline) > 0;
+	return anylb_flow_expired(deadline, now_ms);
 }
 
 /* Both groups of `hash` in this CPU's table. A NULL group (the map smaller

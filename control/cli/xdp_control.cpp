@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "control/tables/state_spec.h"
+#include "dataplane/core/abi_hash.h"
 #include "dataplane/core/counters.h"
 #include "xdp/node_config.h"
 #include "xdp/xdp_program.h"
@@ -130,7 +131,7 @@ Result<std::pair<uint64_t, uint64_t>> read_xdp_flow_occupancy(const XdpMaps& map
       if (bpf_map_lookup_elem(maps.flow_groups, &key, &g) != 0) continue;
       ++sampled;
       for (int w = 0; w < ANYLB_FLOW_WAYS; ++w) {
-        if (g.bucket.sig[w] != 0 && static_cast<int32_t>(now_ms - g.bucket.deadline[w]) <= 0) {
+        if (g.bucket.sig[w] != 0 && !anylb_flow_expired(g.bucket.deadline[w], now_ms)) {
           ++live;
         }
       }

@@ -89,7 +89,7 @@ enum anylb_flow_state {
  *   first  = hash & mask
  *   second = (rotl(hash, 16) * 0x9e3779b1) & mask
  * A way is empty when its signature (the flow hash, 0 read as 1) is 0, and
- * expired when the ms clock has passed its deadline (signed difference). */
+ * expired when the ms clock has passed its deadline (anylb_flow_expired()). */
 #define ANYLB_FLOW_WAYS 8
 
 struct anylb_flow_bucket {

@@ -1,7 +1,8 @@
 /* The arithmetic both fast paths must do bit for bit alike, written once in C
  * so that the BPF program includes it as the core does: the MurmurHash3 x86_32
  * round and finish of the flow hash (flow_hash.h says which words go in), and
- * the flow table's choice of buckets (abi.h describes the table). */
+ * the flow table's choice of buckets and expiry rule (abi.h describes the
+ * table). */
 #ifndef ANYLB_ABI_HASH_H
 #define ANYLB_ABI_HASH_H
 
@@ -54,6 +55,21 @@ ANYLB_HASH_INLINE __u32 anylb_flow_first_bucket(__u32 hash, __u32 mask)
 ANYLB_HASH_INLINE __u32 anylb_flow_second_bucket(__u32 hash, __u32 mask)
 {
 	return ((hash >> 16 | hash << 16) * 0x9e3779b1u) & mask;
+}
+
+/* Flow timeouts are at most a day (config.md, [timeouts]), so a live entry's
+ * deadline is never more than that ahead of the clock. */
+#define ANYLB_FLOW_MAX_TIMEOUT_MS 86400000u
+
+/* Whether a way whose deadline is `deadline` has expired at `now_ms`: live
+ * only while the deadline is 0 to ANYLB_FLOW_MAX_TIMEOUT_MS ahead. Nothing
+ * sweeps the table, so an expired entry in a way no insert reuses can sit
+ * for weeks. A signed difference would read it as live again once it is
+ * 2^31 ms (24.9 days) old, and for 24.9 days; this rule does so only 48.7
+ * days after its deadline, for at most a day, as the 32-bit ms clock wraps. */
+ANYLB_HASH_INLINE int anylb_flow_expired(__u32 deadline, __u32 now_ms)
+{
+	return deadline - now_ms > ANYLB_FLOW_MAX_TIMEOUT_MS;
 }
 
 #endif /* ANYLB_ABI_HASH_H */

@@ -137,10 +137,8 @@ class FlowTable {
   static uint32_t signature(uint32_t hash) { return anylb_flow_signature(hash); }
   uint32_t first_bucket(uint32_t hash) const { return anylb_flow_first_bucket(hash, mask_); }
   uint32_t second_bucket(uint32_t hash) const { return anylb_flow_second_bucket(hash, mask_); }
-  // Signed difference: right across the 49-day wrap of the ms clock while the
-  // deadline is within 2^31 ms (24 days) of now.
   static bool expired(const Bucket& b, int way, uint32_t now_ms) {
-    return static_cast<int32_t>(now_ms - b.deadline[way]) > 0;
+    return anylb_flow_expired(b.deadline[way], now_ms);
   }
   FlowEntry* find_in(uint32_t bucket, const anylb_flow_key& key, uint32_t sig, int& way) const;
 

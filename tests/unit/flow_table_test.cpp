@@ -168,6 +168,26 @@ TEST(FlowTable, ClockWrapDoesNotExpireFreshEntries) {
   EXPECT_NE(t.lookup(k, h, 0x100u), nullptr);  // 512 ms later, across the wrap
 }
 
+// Nothing sweeps the table: an entry nobody looks up stays in its way. Weeks
+// later it must still read as expired, not as live again (a signed
+// difference did from 24.9 days on), and its way must be free for an insert.
+TEST(FlowTable, AnEntryExpiredForWeeksStaysExpired) {
+  FlowTable t(8, timeouts());  // one bucket pair
+  const auto k = key_n(1);
+  const uint32_t h = flow_hash(k, 0);
+  t.insert(k, h, 0, 1, 0, ANYLB_FLOW_UDP);
+  for (uint32_t days : {1u, 10u, 25u, 30u, 45u, 48u}) {
+    const uint32_t now = days * 86'400'000u;
+    EXPECT_EQ(t.peek(k, h, now), nullptr) << days << " days later";
+  }
+  EXPECT_EQ(t.count_live(48u * 86'400'000u), 0u);
+  // A live entry is never more than the longest timeout ahead.
+  EXPECT_FALSE(anylb_flow_expired(ANYLB_FLOW_MAX_TIMEOUT_MS, 0));
+  EXPECT_TRUE(anylb_flow_expired(ANYLB_FLOW_MAX_TIMEOUT_MS + 1, 0));
+  EXPECT_TRUE(anylb_flow_expired(0, 1));
+  EXPECT_FALSE(anylb_flow_expired(5, 0xfffffff0u));  // across the clock's wrap
+}
+
 TEST(FlowTable, HoldsItsCapacityWhenHashesSpread) {
   FlowTable t(1 << 14, timeouts());
   for (uint32_t i = 0; i < (1 << 12); ++i) {
