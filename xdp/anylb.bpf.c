@@ -1665,6 +1665,9 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 	if (e) {
 		__u8 state = e->state;
 
+		/* lookup() renews the deadline before the backend is looked at: a
+		 * flow that finds no backend left keeps its entry while it sends. */
+		*ref.deadline = now_ms + flow_timeout(state);
 		if (ps)
 			ps->flow_hits++;
 		backend_id = e->backend_id;
@@ -1678,12 +1681,14 @@ static __always_inline int route_flow(struct view *v, const struct anylb_addr_in
 			if (ps)
 				ps->rescheduled++;
 		}
-		/* lookup() renews the deadline, set_state() moves it with the state. */
+		/* set_state() moves the deadline with the state. */
 		if (v->l4_proto == PROTO_TCP) {
-			state = next_tcp_flow_state(state, v->tcp_flags);
-			e->state = state;
+			__u8 next = next_tcp_flow_state(state, v->tcp_flags);
+
+			e->state = next;
+			if (next != state)
+				*ref.deadline = now_ms + flow_timeout(next);
 		}
-		*ref.deadline = now_ms + flow_timeout(state);
 	} else {
 		struct anylb_vip_stats *vs;
 

@@ -335,5 +335,52 @@ TEST_F(XdpDifferential, IdleTimeoutsExpireAlike) {
   EXPECT_GT(moved, 0) << "expired SYN flows should have been re-picked onto the new backend";
 }
 
+// A flow whose backend went down while no other can take it is dropped, but
+// its packets still renew its entry (FlowTable::lookup() renews before the
+// backend is checked). When backends return, it is still on its old one.
+TEST_F(XdpDifferential, AFlowWithNoBackendLeftKeepsItsEntryWhileItSends) {
+  FlowTimeoutsMs t = long_timeouts();
+  t.udp = 1000;
+  StateSpec s = spec();
+  VipSpec& dns = s.vips[1];
+  ASSERT_EQ(dns.name, "dns");
+  dns.backends[1].state = ANYLB_BACKEND_DOWN;  // every flow to the first
+  const ForwardingState one = build(s);
+  ASSERT_NO_FATAL_FAILURE(load(one, t));
+  std::vector<Bytes> flows;
+  for (uint16_t p = 3000; p < 3100; ++p) {
+    flows.push_back(eth_ipv4(ipv4(ip("198.51.100.8"), ip("192.0.2.53"), kIpProtoUdp, udp(p, 53))));
+  }
+  auto send_all = [&](const char* phase, anylb_verdict want) {
+    for (const Bytes& f : flows) {
+      auto m = model->decide(f, monotonic_ms());
+      auto x = xdp->decide(f, 0);
+      ASSERT_TRUE(m && x);
+      ASSERT_EQ(m->verdict, want) << phase;
+      ASSERT_EQ(x->verdict, m->verdict) << phase;
+      ASSERT_EQ(x->reason, m->reason) << phase;
+      ASSERT_EQ(hex(x->out), hex(m->out)) << phase;
+    }
+  };
+  ASSERT_NO_FATAL_FAILURE(send_all("first backend only", ANYLB_VERDICT_TX));
+  // Both down: dropped, for longer than the UDP timeout, a round every 200 ms.
+  dns.backends[0].state = ANYLB_BACKEND_DOWN;
+  const ForwardingState none = build(s, &one);
+  ASSERT_TRUE(model->publish(none) && xdp->publish(none));
+  for (int round = 0; round < 7; ++round) {
+    ASSERT_NO_FATAL_FAILURE(send_all("no backend", ANYLB_VERDICT_DROP));
+    usleep(200'000);
+  }
+  // Both back: Maglev would give about half the flows to the second, but
+  // every flow is still known, on the first.
+  dns.backends[0].state = ANYLB_BACKEND_ACTIVE;
+  dns.backends[1].state = ANYLB_BACKEND_ACTIVE;
+  const ForwardingState both = build(s, &none);
+  ASSERT_TRUE(model->publish(both) && xdp->publish(both));
+  const uint64_t hits = model->counters().path.flow_hits;
+  ASSERT_NO_FATAL_FAILURE(send_all("both back", ANYLB_VERDICT_TX));
+  EXPECT_EQ(model->counters().path.flow_hits - hits, flows.size());
+}
+
 }  // namespace
 }  // namespace anylb::test
