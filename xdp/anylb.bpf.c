@@ -147,7 +147,9 @@ struct {
 #define ANYLB_MAX_PKT_OFF 0x3fff /* bound on offsets, for the verifier */
 #define ANYLB_MAX_EXT 6          /* kMaxIpv6ExtHeaders */
 #define ANYLB_CSUM_CHUNK 512     /* bpf_csum_diff's largest size */
-#define ANYLB_CSUM_CHUNKS 8      /* 4 KiB: more than a linear XDP frame holds */
+/* 9 KiB: node.mtu's largest value (9216). Native XDP frames are smaller, but
+ * generic XDP linearises a jumbo frame, and the core forwards what mtu allows. */
+#define ANYLB_CSUM_CHUNKS 18
 
 #define ETH_LEN 14
 #define VLAN_TAG_LEN 4
