@@ -135,6 +135,47 @@ Result<bool> XdpStateWriter::read_back() {
   return true;
 }
 
+ForwardingState XdpStateWriter::running_state() const {
+  constexpr uint32_t kUnknownWeight = UINT32_MAX;  // config weights are 0..65535
+  ForwardingState st;
+  for (const auto& [k, id] : vip_index_) {
+    if (id >= vips_.size() || !vips_[id].entry.present) continue;
+    anylb_vip_key key;
+    std::memcpy(&key, k.data(), sizeof key);
+    if (st.vips.size() <= id) st.vips.resize(id + 1);
+    Vip& v = st.vips[id];
+    const VipShadow& shadow = vips_[id];
+    v.present = true;
+    v.id = id;
+    std::memcpy(v.address.bytes.data(), key.addr, 16);
+    v.address.family = key.family;
+    v.port = key.port;
+    v.protocol = key.protocol;
+    v.encap = static_cast<anylb_encap>(shadow.entry.encap);
+    if (shadow.entry.table_size != 0) v.table.slots = shadow.half[shadow.entry.active & 1];
+  }
+  for (uint32_t id = 0; id < backends_.size(); ++id) {
+    const anylb_backend& m = backends_[id];
+    if (!m.present) continue;  // kept even without its VIP: its id stays held back
+    if (st.backends.size() <= id) st.backends.resize(id + 1);
+    Backend& b = st.backends[id];
+    b.present = true;
+    b.id = id;
+    b.vip_id = m.vip_id;
+    std::memcpy(b.address.bytes.data(), m.addr, 16);
+    b.address.family = m.family;
+    b.state = static_cast<anylb_backend_state>(m.state);
+    // The weight a table was built with is not in the maps. One no config
+    // can give makes the next build rebuild every table that had a backend
+    // in it rather than take the running one as built from its inputs.
+    b.weight = kUnknownWeight;
+    if (m.vip_id < st.vips.size() && st.vips[m.vip_id].present) {
+      st.vips[m.vip_id].backend_ids.push_back(id);
+    }
+  }
+  return st;
+}
+
 Result<bool> XdpStateWriter::write_table(uint32_t vip_id, uint32_t half,
                                          const std::vector<uint32_t>& slots, PublishStats& stats) {
   VipShadow& v = vips_[vip_id];

@@ -38,6 +38,13 @@ class XdpStateWriter {
 
   Result<PublishStats> publish(const ForwardingState& state);
 
+  // What the maps hold, as a state to build the next one over: the ids of
+  // VIPs (by address, port, protocol) and backends (by VIP and address) and
+  // each VIP's active table. A restarted control process builds its first
+  // state over this, so the ids that flow entries hold keep their meaning.
+  // Names and weights are not in the maps and come back empty.
+  ForwardingState running_state() const;
+
  private:
   struct VipShadow {
     anylb_vip entry{};

@@ -21,18 +21,26 @@ namespace anylb {
 
 Result<ApplyReport> xdp_apply(const Config& config, bool generic, const std::string& pin_root) {
   if (config.node.interface.empty()) return make_error("node.interface: required for xdp");
-  auto state = build_state_from_config(config, nullptr);
-  if (!state) return state.error();
+  // Built once on its own to check the config and to give the knobs, which
+  // do not depend on ids.
+  auto checked = build_state_from_config(config, nullptr);
+  if (!checked) return checked.error();
   const std::string pin_dir = pin_dir_for(pin_root, config.node.interface);
   const bool was_attached = std::filesystem::exists(pin_dir + "/link");
   auto program = XdpProgram::load(
-      make_node_config(*state, flow_timeouts_from_config(config.timeouts)),
+      make_node_config(*checked, flow_timeouts_from_config(config.timeouts)),
       config.node.flow_table_entries, pin_dir);
   if (!program) return program.error();
   // Tables first, then the program: a fresh attach never sees empty maps, and
   // a swap keeps serving from the maps it shares with the new program.
   auto writer = XdpStateWriter::open((*program)->maps());
   if (!writer) return writer.error();
+  // Over what the pinned maps hold: flow entries name backends by id, and a
+  // state numbered afresh would hand a removed backend's flows, and those
+  // of every backend after it, to other backends.
+  const ForwardingState running = writer->running_state();
+  auto state = build_state_from_config(config, &running);
+  if (!state) return state.error();
   const auto t0 = std::chrono::steady_clock::now();
   auto published = writer->publish(*state);
   if (!published) return published.error();
