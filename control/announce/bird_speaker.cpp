@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "control/announce/speaker.h"
+#include "control/config/config.h"
 
 namespace anylb {
 
@@ -86,12 +87,9 @@ class Connection {
 
 }  // namespace
 
+// The validator rejects VIPs that share a protocol by this same function.
 std::string BirdSpeaker::protocol_name(const std::string& vip) const {
-  std::string name = prefix_ + vip;
-  for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') c = '_';
-  }
-  return name;
+  return bird_protocol_name(prefix_, vip);
 }
 
 Result<std::string> BirdSpeaker::command(const std::string& line) {

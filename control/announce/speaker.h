@@ -26,8 +26,10 @@ class BgpSpeaker {
 
 // BIRD 2 through its control socket: each VIP is a static protocol the
 // operator declares (docs/operations.md), named protocol_prefix + the VIP name
-// with every character BIRD does not allow in a symbol turned into '_';
-// announce = `enable`, withdraw = `disable`.
+// with every character BIRD does not allow in a symbol turned into '_'
+// (bird_protocol_name in control/config/config.h, which validate_config also
+// uses to reject two VIPs on one protocol); announce = `enable`, withdraw =
+// `disable`.
 class BirdSpeaker : public BgpSpeaker {
  public:
   BirdSpeaker(std::string socket_path, std::string protocol_prefix)

@@ -20,6 +20,15 @@ inline constexpr size_t kMaxVips = 4096;
 inline constexpr size_t kMaxBackendsPerVip = 4096;
 inline constexpr uint32_t kMinTableSize = 7;
 inline constexpr uint32_t kMaxTableSize = 16777213;  // the largest prime below 2^24
+// The Maglev tables of all VIPs together, in slots. A slot is a 4-byte backend
+// id, so this is 256 MiB per copy, and a node holds several copies: the
+// published state and the one a reload builds beside it, and with XDP both
+// halves of every VIP's table in the kernel plus the loader's shadow of them
+// (about 1.5 GiB at the limit). Without a cap, 4096 VIPs at the largest size
+// pass per-VIP checks and then take 256 GiB per copy (bad_alloc or the OOM
+// killer). 2^26 still fits four tables of the largest size, or 1024 VIPs of
+// the default 65537; VIPs with few backends do well with far smaller tables.
+inline constexpr uint64_t kMaxTotalTableSlots = uint64_t{1} << 26;
 
 enum class DataplaneKind { Model, Xdp, Dpdk };
 
@@ -67,6 +76,7 @@ struct HealthCheckConfig {
   std::string udp_send;          // kind = udp: payload sent (hex escapes allowed)
   std::string udp_expect;        // kind = udp: the reply must contain this
   std::string command;           // kind = command: run with the backend address as $1
+  int line = 0;                  // the [vip.health] header, for later messages; 0: none
 };
 
 struct BackendConfig {
@@ -151,7 +161,9 @@ Result<Config> parse_config(std::string_view toml_text, std::string_view source)
 
 // The checks that span fields, VIPs and the node: duplicate VIPs and backends,
 // backend vs VIP family, tunnel sources for the backends' families,
-// min_healthy vs backend count, limits. parse_config runs it; the control
+// min_healthy vs backend count, limits (per VIP and over all VIPs: Maglev
+// slots, backends), BIRD protocol names, and the health strings the prober
+// sends (escapes, HTTP path). parse_config runs it; the control
 // plane can re-run it after changing a config at run time. Replaces
 // config.warnings.
 Result<Config> validate_config(Config config);
@@ -159,6 +171,40 @@ Result<Config> validate_config(Config config);
 // Maglev needs a prime table size (every backend's permutation must visit
 // every slot); true for primes in kMinTableSize..kMaxTableSize.
 bool is_valid_table_size(uint64_t size);
+
+// `\xHH`, `\n`, `\r`, `\t`, `\\` and `\0` in a config string (health.send,
+// health.expect) -> bytes. Errors name the offending escape. The reader checks
+// the strings with it and the health monitor decodes them with it, so a
+// payload the config accepts is one the checker can send.
+Result<std::string> decode_escapes(const std::string& text);
+
+// health.path goes verbatim into the HTTP probe's request line ("GET <path>
+// HTTP/1.0"), so it must be an RFC 3986 origin-form request target: '/', then
+// only letters, digits, -._~!$&'()*+,;=:@/? and %HH escapes. No space, CR, LF
+// or other control byte (they would end the request line early or add
+// headers), no '#' (a fragment is never sent) and no byte above 0x7e. The
+// error names the offending byte and its position.
+Result<bool> check_http_path(std::string_view path);
+
+// The BIRD protocol that stands for a VIP: `prefix` + the VIP's name, with
+// every character BIRD does not allow in a symbol (anything but ASCII letters,
+// digits and '_') turned into '_'. BirdSpeaker drives exactly this name, and
+// validate_config rejects two VIPs that map to the same one (`web-1`, `web.1`,
+// `web_1`), which would otherwise withdraw each other's route. It lives here,
+// inline, because control/config is the lower layer: control/announce (built
+// after it) only includes this header, and the validator cannot link announce.
+inline std::string bird_protocol_name(std::string_view prefix, std::string_view vip) {
+  std::string name;
+  name.reserve(prefix.size() + vip.size());
+  name.append(prefix);
+  name.append(vip);
+  for (char& c : name) {
+    const bool symbol_char = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                             (c >= '0' && c <= '9') || c == '_';
+    if (!symbol_char) c = '_';
+  }
+  return name;
+}
 
 // Reads a file and parses it; an unreadable file is an error naming the path.
 Result<Config> load_config_file(const std::string& path);

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "control/config/config.h"
 #include "control/config/toml_reader.h"
@@ -342,6 +343,7 @@ bool ConfigReader::read_vip(const toml::table& t, size_t index, VipConfig& vip) 
 }
 
 bool ConfigReader::read_health(const Scope& s, const VipConfig& vip, HealthCheckConfig& h) {
+  h.line = s.line;
   if (!check_keys(s, {"kind", "port", "interval", "timeout", "rise", "fall", "path",
                       "expect_status", "send", "expect", "command"})) {
     return false;
@@ -380,9 +382,21 @@ bool ConfigReader::read_health(const Scope& s, const VipConfig& vip, HealthCheck
                                             health_check_kind_name(h.kind) + "'");
     }
   }
-  if (h.kind == HealthCheckKind::Http && h.http_path.front() != '/') {
-    return fail(s.line_of_key("path"),
-                s.field("path") + ": '" + h.http_path + "' must start with '/'");
+  // The path goes raw into the probe's request line: a CR, LF or space there
+  // would end it early or add headers (check_http_path says what is allowed).
+  if (h.kind == HealthCheckKind::Http) {
+    if (auto ok = check_http_path(h.http_path); !ok) {
+      return fail(s.line_of_key("path"), s.field("path") + ": " + ok.error().message);
+    }
+  }
+  // The health monitor decodes these when it starts probing; an escape it
+  // cannot decode would stop anylbd there, so it is this file's error instead.
+  const std::pair<const char*, const std::string*> payloads[] = {{"send", &h.udp_send},
+                                                                  {"expect", &h.udp_expect}};
+  for (const auto& [key, text] : payloads) {
+    if (auto decoded = decode_escapes(*text); !decoded) {
+      return fail(s.line_of_key(key), s.field(key) + ": " + decoded.error().message);
+    }
   }
   if (h.kind == HealthCheckKind::Udp && !require(s, "send", " (the probe payload of kind 'udp')")) {
     return false;

@@ -41,42 +41,6 @@ socklen_t to_sockaddr(const IpAddress& a, uint16_t port, sockaddr_storage& ss) {
 
 }  // namespace
 
-Result<std::string> decode_escapes(const std::string& t) {
-  std::string out;
-  for (size_t i = 0; i < t.size(); ++i) {
-    if (t[i] != '\\') {
-      out += t[i];
-      continue;
-    }
-    if (i + 1 >= t.size()) return make_error("'\\' at the end of '" + t + "'");
-    const char c = t[++i];
-    switch (c) {
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case '0': out += '\0'; break;
-      case '\\': out += '\\'; break;
-      case 'x': {
-        auto hex = [](char h) -> int {
-          if (h >= '0' && h <= '9') return h - '0';
-          if (h >= 'a' && h <= 'f') return h - 'a' + 10;
-          if (h >= 'A' && h <= 'F') return h - 'A' + 10;
-          return -1;
-        };
-        if (i + 2 >= t.size() || hex(t[i + 1]) < 0 || hex(t[i + 2]) < 0) {
-          return make_error("'\\x' must be followed by two hex digits in '" + t + "'");
-        }
-        out += static_cast<char>(hex(t[i + 1]) * 16 + hex(t[i + 2]));
-        i += 2;
-        break;
-      }
-      default:
-        return make_error(std::string("unknown escape '\\") + c + "' in '" + t + "'");
-    }
-  }
-  return out;
-}
-
 struct Prober::Probe {
   uint64_t id = 0;
   ProbeTarget target;
@@ -124,8 +88,14 @@ uint64_t Prober::start(const ProbeTarget& target, uint64_t now_ms) {
     const char* argv[] = {"/bin/sh", "-c", target.command.c_str(), "anylb-health", addr.c_str(),
                           nullptr};
     pid_t pid = -1;
-    if (int rc = posix_spawn(&pid, "/bin/sh", nullptr, nullptr, const_cast<char**>(argv), environ);
-        rc != 0) {
+    // The command's output goes to stderr with anylbd's log: anylbd's stdout
+    // can be ExaBGP's command stream (bgp.exabgp_pipe = "-").
+    posix_spawn_file_actions_t io;
+    posix_spawn_file_actions_init(&io);
+    posix_spawn_file_actions_adddup2(&io, STDERR_FILENO, STDOUT_FILENO);
+    const int rc = posix_spawn(&pid, "/bin/sh", &io, nullptr, const_cast<char**>(argv), environ);
+    posix_spawn_file_actions_destroy(&io);
+    if (rc != 0) {
       error = std::string("cannot run the command: ") + std::strerror(rc);
     } else {
       p->pid = pid;

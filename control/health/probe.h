@@ -35,9 +35,9 @@ struct ProbeResult {
   uint32_t latency_ms = 0;
 };
 
-// `\xHH`, `\n`, `\r`, `\t`, `\\` and `\0` in a config string -> bytes.
-// Errors name the offending escape.
-Result<std::string> decode_escapes(const std::string& text);
+// The escapes of health.send and health.expect are decoded by decode_escapes
+// (control/config/config.h): the config reader checks them with the same
+// function, so a payload the config accepts is one the monitor can send.
 
 class Prober {
  public:

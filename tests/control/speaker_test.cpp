@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "control/announce/speaker.h"
+#include "control/config/config.h"
 
 namespace anylb {
 namespace {
@@ -101,6 +102,20 @@ TEST(BirdSpeaker, NoBirdIsAnErrorNotACrash) {
 TEST(BirdSpeaker, ProtocolNamesAreBirdSymbols) {
   BirdSpeaker s("", "anylb_");
   EXPECT_EQ(s.protocol_name("web-tls.v2"), "anylb_web_tls_v2");
+}
+
+// The speaker drives the protocol the validator checks for collisions: one
+// function, bird_protocol_name. These three VIP names are one protocol, which
+// is why a config with bgp.speaker = "bird" may hold only one of them.
+TEST(BirdSpeaker, ProtocolNameIsTheValidatorsMapping) {
+  BirdSpeaker s("", "anylb_");
+  for (const char* vip : {"web-1", "web.1", "web_1"}) {
+    EXPECT_EQ(bird_protocol_name("anylb_", vip), "anylb_web_1") << vip;
+    EXPECT_EQ(s.protocol_name(vip), bird_protocol_name("anylb_", vip)) << vip;
+  }
+  BirdSpeaker other("", "lb");
+  EXPECT_EQ(other.protocol_name("Web.2"), bird_protocol_name("lb", "Web.2"));
+  EXPECT_EQ(other.protocol_name("Web.2"), "lbWeb_2");
 }
 
 TEST(ExaBgpSpeaker, WritesAnnounceAndWithdrawLines) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "dataplane/core/forwarding_state.h"
+
 namespace anylb {
 namespace {
 
@@ -290,6 +292,40 @@ const ErrorCase kErrorCases[] = {
      "cfg.toml:13: vip 'web': health: missing required key 'send'"},
     {"HealthHttpRelativePath", kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"healthz\"\n",
      "cfg.toml:15: vip 'web': health.path: 'healthz' must start with '/'"},
+    // The path goes raw into "GET <path> HTTP/1.0\r\n": only request-target characters.
+    {"HealthHttpPathSpace", kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/a b\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0x20 (space) at position 3 is not allowed in an "
+     "HTTP request target (RFC 3986: letters, digits, -._~!$&'()*+,;=:@/? and %HH escapes)"},
+    {"HealthHttpPathCrLf",
+     kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/x\\r\\nX-Injected: 1\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0x0d (CR) at position 3 is not allowed"},
+    {"HealthHttpPathLf", kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/x\\n\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0x0a (LF) at position 3 is not allowed"},
+    {"HealthHttpPathTab", kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/\\t\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0x09 (tab) at position 2 is not allowed"},
+    {"HealthHttpPathControl",
+     kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/a\\u0001\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0x01 at position 3 is not allowed"},
+    {"HealthHttpPathFragment",
+     kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/a#b\"\n",
+     "cfg.toml:15: vip 'web': health.path: '#' at position 3 is not allowed"},
+    {"HealthHttpPathNonAscii",
+     kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/caf\\u00e9\"\n",
+     "cfg.toml:15: vip 'web': health.path: byte 0xc3 at position 5 is not allowed"},
+    {"HealthHttpPathBadPercent",
+     kNode + kVip + "[vip.health]\nkind = \"http\"\npath = \"/a%2\"\n",
+     "cfg.toml:15: vip 'web': health.path: '%' at position 3 must start a %HH escape (two hex "
+     "digits)"},
+    // Escapes are decoded by the health monitor's own decode_escapes.
+    {"HealthSendUnknownEscape",
+     kNode + kVip + "[vip.health]\nkind = \"udp\"\nsend = '\\q'\n",
+     "cfg.toml:15: vip 'web': health.send: unknown escape '\\q' in '\\q'"},
+    {"HealthSendShortHexEscape",
+     kNode + kVip + "[vip.health]\nkind = \"udp\"\nsend = 'ab\\x4'\n",
+     "cfg.toml:15: vip 'web': health.send: '\\x' must be followed by two hex digits in 'ab\\x4'"},
+    {"HealthExpectTrailingBackslash",
+     kNode + kVip + "[vip.health]\nkind = \"udp\"\nsend = 'ping'\nexpect = 'pong\\'\n",
+     "cfg.toml:16: vip 'web': health.expect: '\\' at the end of 'pong\\'"},
     {"HealthHttpBadStatus", kNode + kVip + "[vip.health]\nkind = \"http\"\nexpect_status = 2000\n",
      "cfg.toml:15: vip 'web': health.expect_status: must be an integer 100..599 (got 2000)"},
     {"HealthKeyOfOtherKind", kNode + kVip + "[vip.health]\nkind = \"tcp\"\npath = \"/\"\n",
@@ -304,6 +340,22 @@ const ErrorCase kErrorCases[] = {
      "cfg.toml:14: bgp.speaker: 'gobgp' is not one of none, bird, exabgp"},
     {"BgpPrefixNotABirdSymbol", kNode + kVip + "[bgp]\nprotocol_prefix = \"a-b\"\n",
      "cfg.toml:14: bgp.protocol_prefix: 'a-b' may hold only letters, digits and '_' (a BIRD symbol)"},
+    // web-1 and web.1 both map to BIRD protocol anylb_web_1.
+    {"BirdProtocolNameCollision",
+     kNode + "[[vip]]\nname = \"web-1\"\naddress = \"192.0.2.10\"\nprotocol = \"tcp\"\n"
+             "min_healthy = 0\n"
+             "[[vip]]\nname = \"web.1\"\naddress = \"192.0.2.11\"\nprotocol = \"tcp\"\n"
+             "min_healthy = 0\n"
+             "[bgp]\nspeaker = \"bird\"\n",
+     "cfg.toml:11: vip 'web.1': BIRD protocol 'anylb_web_1' is already vip 'web-1''s (line 6): "
+     "characters other than letters, digits and '_' become '_'; rename one of the two"},
+    {"BirdProtocolNameCollisionWithPrefix",
+     kNode + "[[vip]]\nname = \"a_b\"\naddress = \"192.0.2.10\"\nprotocol = \"tcp\"\n"
+             "min_healthy = 0\n"
+             "[[vip]]\nname = \"a-b\"\naddress = \"192.0.2.11\"\nprotocol = \"tcp\"\n"
+             "min_healthy = 0\n"
+             "[bgp]\nspeaker = \"bird\"\nprotocol_prefix = \"lb\"\n",
+     "cfg.toml:11: vip 'a-b': BIRD protocol 'lba_b' is already vip 'a_b''s (line 6)"},
     {"BgpHoldNotADuration", kNode + kVip + "[bgp]\nannounce_hold = \"soon\"\n",
      "cfg.toml:14: bgp.announce_hold: must be a duration"},
     {"ApiPortTooLarge", kNode + kVip + "[api]\ntcp_port = 70000\n",
@@ -367,6 +419,71 @@ TEST(ConfigLimits, TooManyBackends) {
   const int last_backend_line = 10 + static_cast<int>(kMaxBackendsPerVip) * 2;
   EXPECT_EQ(error_of(text), "cfg.toml:" + std::to_string(last_backend_line) +
                                 ": vip 'big': too many backends: at most 4096 per VIP");
+}
+
+// 4096 VIPs at the largest table_size passed validation and then needed
+// 256 GiB per copy of the tables; the sum is capped (kMaxTotalTableSlots).
+TEST(ConfigLimits, TooManyMaglevSlotsOverAllVips) {
+  const auto vips = [](size_t count) {
+    std::string text = kNode;
+    for (size_t i = 0; i < count; ++i) {
+      text += "[[vip]]\nname = \"v" + std::to_string(i) +
+              "\"\naddress = \"192.0.2.1\"\nport = " + std::to_string(i + 1) +
+              "\nprotocol = \"tcp\"\ntable_size = 16777213\nmin_healthy = 0\n";
+    }
+    return text;
+  };
+  // Four of the largest tables fit (4 x 16777213 <= 2^26) ...
+  static_assert(4 * uint64_t{kMaxTableSize} <= kMaxTotalTableSlots);
+  auto four = parse(vips(4));
+  EXPECT_TRUE(four.ok()) << four.error().message;
+  // ... the fifth crosses the limit, and the message names it and the figures.
+  EXPECT_EQ(error_of(vips(5)),
+            "cfg.toml:34: vip 'v4': table_size 16777213 brings the Maglev tables of the VIPs so "
+            "far to 83886065 slots, more than the 67108864 allowed over all VIPs; give VIPs with "
+            "few backends smaller tables (100 x the backends is enough)");
+}
+
+// `vips` VIPs of 4096 backends each, built in code (as TOML it would be
+// 140,000 lines): backend j of VIP i is declared at line 100000 + i * 4096 + j.
+Config config_with_backends(size_t vips) {
+  auto base = parse(kNode + kVip);
+  EXPECT_TRUE(base.ok()) << base.error().message;
+  Config config = *base;
+  config.vips.clear();
+  for (size_t i = 0; i < vips; ++i) {
+    VipConfig v = base->vips[0];
+    v.name = "v" + std::to_string(i);
+    v.port = static_cast<uint16_t>(i + 1);
+    v.line = static_cast<int>(i + 1);
+    v.backends.clear();
+    for (size_t j = 0; j < kMaxBackendsPerVip; ++j) {
+      BackendConfig b;
+      b.address = *parse_ip_address("10." + std::to_string(i) + "." + std::to_string(j / 256) +
+                                    "." + std::to_string(j % 256));
+      b.line = static_cast<int>(100000 + i * kMaxBackendsPerVip + j);
+      v.backends.push_back(b);
+    }
+    config.vips.push_back(std::move(v));
+  }
+  return config;
+}
+
+// 17 x 4096 backends passed validation and then failed the state build
+// ("state: 69632 backends, at most 65536 supported"): the same limit here.
+TEST(ConfigLimits, TooManyBackendsOverAllVips) {
+  static_assert(kMaxBackendIds % kMaxBackendsPerVip == 0);
+  const size_t fitting = kMaxBackendIds / kMaxBackendsPerVip;  // 16
+  auto at_limit = validate_config(config_with_backends(fitting));
+  EXPECT_TRUE(at_limit.ok()) << at_limit.error().message;
+
+  auto over = validate_config(config_with_backends(fitting + 1));
+  ASSERT_FALSE(over.ok());
+  // The first backend of the 17th VIP is the 65537th.
+  EXPECT_EQ(over.error().message,
+            "cfg.toml:" + std::to_string(100000 + fitting * kMaxBackendsPerVip) +
+                ": vip 'v16': too many backends over all VIPs: 69632 with this VIP's 4096, at "
+                "most 65536");
 }
 
 TEST(ConfigDefault, EmbeddedDefaultParsesWithoutWarnings) {
@@ -671,6 +788,111 @@ TEST(ConfigValidate, RerunsOnAConfigChangedAtRunTime) {
   ASSERT_FALSE(result.ok());
   EXPECT_NE(result.error().message.find("cfg.toml:6: vip 'web': table_size: must be a prime"),
             std::string::npos);
+}
+
+// validate_config is the gate of a config changed at run time too: the health
+// strings the prober sends are checked there as well, at the [vip.health] line.
+TEST(ConfigValidate, RechecksTheHealthStrings) {
+  auto config = parse(kNode + kVip + "[vip.health]\nkind = \"udp\"\nsend = 'ping'\n");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->vips[0].health.line, 13);
+
+  Config changed = *config;
+  changed.vips[0].health.udp_send = "\\q";
+  auto result = validate_config(changed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message,
+            "cfg.toml:13: vip 'web': health.send: unknown escape '\\q' in '\\q'");
+
+  changed = *config;
+  changed.vips[0].health.udp_expect = "\\x";
+  result = validate_config(changed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message,
+            "cfg.toml:13: vip 'web': health.expect: '\\x' must be followed by two hex digits in "
+            "'\\x'");
+
+  changed = *config;
+  changed.vips[0].health.kind = HealthCheckKind::Http;
+  changed.vips[0].health.udp_send.clear();
+  changed.vips[0].health.http_path = "/ok HTTP/1.0\r\nHost: evil\r\n\r\n";
+  result = validate_config(changed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message,
+            "cfg.toml:13: vip 'web': health.path: byte 0x20 (space) at position 4 is not allowed "
+            "in an HTTP request target (RFC 3986: letters, digits, -._~!$&'()*+,;=:@/? and %HH "
+            "escapes)");
+
+  // Without a recorded line (built in code) the VIP's line stands in.
+  changed.vips[0].health.line = 0;
+  result = validate_config(changed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.error().message.rfind("cfg.toml:6: vip 'web': health.path: ", 0), 0u)
+      << result.error().message;
+}
+
+TEST(ConfigHealth, RequestTargetCharactersAndEscapesAreAccepted) {
+  auto config = parse(kNode + kVip +
+                      "[vip.health]\nkind = \"http\"\n"
+                      "path = \"/a-b._~/c%2Fd;e=(f)*+,!$&'@:x?q=1&r=%7e\"\n");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(config->vips[0].health.http_path, "/a-b._~/c%2Fd;e=(f)*+,!$&'@:x?q=1&r=%7e");
+
+  config = parse(kNode + kVip +
+                 "[vip.health]\nkind = \"udp\"\nsend = '\\x00\\x01\\r\\n\\t\\0\\\\'\n"
+                 "expect = 'ok\\n'\n");
+  ASSERT_TRUE(config.ok()) << config.error().message;
+  EXPECT_EQ(decode_escapes(config->vips[0].health.udp_send).value(),
+            std::string("\0\x01\r\n\t\0\\", 7));
+}
+
+TEST(ConfigHealth, SwitchedOffChecksAreNotDecoded) {
+  // kind = "none" keeps the other keys as they are, unused.
+  auto config = parse(kNode + kVip +
+                      "[vip.health]\nkind = \"none\"\nsend = '\\q'\npath = \"/a b\"\n");
+  EXPECT_TRUE(config.ok()) << config.error().message;
+}
+
+TEST(ConfigBgp, BirdProtocolNamesOnlyMatterWithBird) {
+  const std::string vips =
+      "[[vip]]\nname = \"web-1\"\naddress = \"192.0.2.10\"\nprotocol = \"tcp\"\n"
+      "min_healthy = 0\n"
+      "[[vip]]\nname = \"web_1\"\naddress = \"192.0.2.11\"\nprotocol = \"tcp\"\n"
+      "min_healthy = 0\n";
+  for (const char* speaker : {"none", "exabgp"}) {
+    auto config = parse(kNode + vips + "[bgp]\nspeaker = \"" + speaker + "\"\n");
+    EXPECT_TRUE(config.ok()) << speaker << ": " << config.error().message;
+  }
+  auto bird = parse(kNode + vips + "[bgp]\nspeaker = \"bird\"\n");
+  ASSERT_FALSE(bird.ok());
+  EXPECT_NE(bird.error().message.find("vip 'web_1': BIRD protocol 'anylb_web_1' is already vip "
+                                      "'web-1''s (line 6)"),
+            std::string::npos)
+      << bird.error().message;
+
+  // Names that differ in letters or digits keep their own protocols.
+  auto distinct = parse(kNode +
+                        "[[vip]]\nname = \"web-1\"\naddress = \"192.0.2.10\"\nprotocol = "
+                        "\"tcp\"\nmin_healthy = 0\n"
+                        "[[vip]]\nname = \"Web-1\"\naddress = \"192.0.2.11\"\nprotocol = "
+                        "\"tcp\"\nmin_healthy = 0\n"
+                        "[bgp]\nspeaker = \"bird\"\n");
+  EXPECT_TRUE(distinct.ok()) << distinct.error().message;
+
+  // A config changed at run time is checked the same way.
+  Config changed = *distinct;
+  changed.vips[1].name = "web.1";
+  auto result = validate_config(changed);
+  ASSERT_FALSE(result.ok());
+  EXPECT_NE(result.error().message.find("vip 'web.1': BIRD protocol 'anylb_web_1'"),
+            std::string::npos)
+      << result.error().message;
+}
+
+TEST(ConfigBgp, BirdProtocolNameMapping) {
+  EXPECT_EQ(bird_protocol_name("anylb_", "web"), "anylb_web");
+  EXPECT_EQ(bird_protocol_name("anylb_", "web-tls.v2"), "anylb_web_tls_v2");
+  EXPECT_EQ(bird_protocol_name("", "a.b-c_D9"), "a_b_c_D9");
 }
 
 TEST(ConfigValidate, TableSizeBounds) {
