@@ -36,6 +36,7 @@ const char* reason(int status) {
   switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
@@ -73,6 +74,50 @@ Result<std::string> read_request(int fd, int timeout_ms) {
     }
   }
   return raw;
+}
+
+// A JSON string literal of an exception's text. Such text may quote request
+// bytes that are not UTF-8 (or not printable), and the reply must stay valid
+// JSON whatever they are, so only printable ASCII passes; the rest is '?'.
+std::string json_quote(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  return out + "\"";
+}
+
+// What is at a socket path we are about to bind: nothing, or a stale socket
+// (now removed), is fine; a live socket or any other file is an error and is
+// left alone.
+Result<bool> clear_stale_socket(const std::string& path, const sockaddr_un& a) {
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return true;
+    return make_error("api.socket " + path + ": " + std::strerror(errno));
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    return make_error("api.socket " + path + ": exists and is not a socket (not removing it)");
+  }
+  // Non-blocking: a live server with a full backlog answers EAGAIN instead of
+  // making us wait, and counts as live.
+  const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (probe < 0) return make_error("api.socket " + path + ": " + std::strerror(errno));
+  const bool connected = connect(probe, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  const int e = errno;
+  close(probe);
+  if (connected || e == EAGAIN || e == EINPROGRESS) {
+    return make_error("api.socket " + path + ": another process is listening on " + path);
+  }
+  if (e != ECONNREFUSED) {
+    return make_error("api.socket " + path + ": cannot tell whether it is in use: " +
+                      std::strerror(e));
+  }
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return make_error("api.socket " + path + ": stale socket: " + std::strerror(errno));
+  }
+  return true;
 }
 
 bool write_all(int fd, const std::string& s) {
@@ -131,23 +176,29 @@ HttpServer::~HttpServer() { stop(); }
 
 Result<bool> HttpServer::start(const std::string& unix_path, uint16_t tcp_port, Handler handler) {
   handler_ = std::move(handler);
-  const int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  stop_ = false;
   sockaddr_un a{};
   a.sun_family = AF_UNIX;
   if (unix_path.size() >= sizeof a.sun_path) return make_error("api.socket: path too long");
   std::memcpy(a.sun_path, unix_path.c_str(), unix_path.size() + 1);
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(unix_path).parent_path(), ec);
-  unlink(unix_path.c_str());  // a stale socket of a previous run
+  if (auto clear = clear_stale_socket(unix_path, a); !clear) return clear;
+  const int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   // Created 0600 from the start: no window in which others could connect.
   const mode_t old_mask = umask(0177);
-  const bool bound = bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  const bool bound = u >= 0 && bind(u, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   umask(old_mask);
-  if (u < 0 || !bound || listen(u, 16) != 0) {
+  struct stat st{};
+  if (!bound || stat(unix_path.c_str(), &st) != 0 || listen(u, 16) != 0) {
+    const std::string e = std::strerror(errno);
     if (u >= 0) close(u);
-    return make_error("api.socket " + unix_path + ": " + std::strerror(errno));
+    if (bound) unlink(unix_path.c_str());  // ours: bind just created it
+    return make_error("api.socket " + unix_path + ": " + e);
   }
   unix_path_ = unix_path;
+  unix_dev_ = st.st_dev;
+  unix_ino_ = st.st_ino;
   listeners_.push_back(u);
   if (tcp_port != 0) {
     const int t = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -158,13 +209,19 @@ Result<bool> HttpServer::start(const std::string& unix_path, uint16_t tcp_port, 
     in.sin_port = htons(tcp_port);
     in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);  // never another address
     if (t < 0 || bind(t, reinterpret_cast<sockaddr*>(&in), sizeof in) != 0 || listen(t, 16) != 0) {
+      const std::string e = std::strerror(errno);
       if (t >= 0) close(t);
       stop();
-      return make_error("api.tcp_port " + std::to_string(tcp_port) + ": " + std::strerror(errno));
+      return make_error("api.tcp_port " + std::to_string(tcp_port) + ": " + e);
     }
     listeners_.push_back(t);
+    tcp_listener_ = t;
   }
-  if (pipe2(wake_, O_CLOEXEC) != 0) return make_error("pipe: " + std::string(std::strerror(errno)));
+  if (pipe2(wake_, O_CLOEXEC) != 0) {
+    const std::string e = std::strerror(errno);
+    stop();
+    return make_error("pipe: " + e);
+  }
   thread_ = std::thread([this] { serve(); });
   return true;
 }
@@ -178,11 +235,16 @@ void HttpServer::stop() {
   if (thread_.joinable()) thread_.join();
   for (int fd : listeners_) close(fd);
   listeners_.clear();
+  tcp_listener_ = -1;
   for (int& fd : wake_) {
     if (fd >= 0) close(fd);
     fd = -1;
   }
-  if (!unix_path_.empty()) unlink(unix_path_.c_str());
+  struct stat st{};
+  if (!unix_path_.empty() && lstat(unix_path_.c_str(), &st) == 0 && st.st_dev == unix_dev_ &&
+      st.st_ino == unix_ino_) {
+    unlink(unix_path_.c_str());
+  }
   unix_path_.clear();
 }
 
@@ -196,13 +258,13 @@ void HttpServer::serve() {
       if (!(fds[i].revents & POLLIN)) continue;
       const int c = accept4(fds[i].fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (c < 0) continue;
-      handle(c);
+      handle(c, fds[i].fd == tcp_listener_);
       close(c);
     }
   }
 }
 
-void HttpServer::handle(int fd) {
+void HttpServer::handle(int fd, bool from_tcp) {
   HttpResponse response;
   auto raw = read_request(fd, 2000);
   if (!raw) {
@@ -211,7 +273,17 @@ void HttpServer::handle(int fd) {
   } else if (auto req = parse_http_request(*raw); !req) {
     response = {400, "application/json", "{\"error\":\"malformed request\"}\n"};
   } else {
-    response = handler_(*req);
+    req->from_tcp = from_tcp;
+    // A handler's exception must not end this thread (std::terminate, and
+    // the daemon with it): it is one failed request.
+    try {
+      response = handler_(*req);
+    } catch (const std::exception& e) {
+      response = {500, "application/json",
+                   "{\"error\":" + json_quote(std::string("internal error: ") + e.what()) + "}\n"};
+    } catch (...) {
+      response = {500, "application/json", "{\"error\":\"internal error\"}\n"};
+    }
   }
   write_all(fd, format_http_response(response));
 }

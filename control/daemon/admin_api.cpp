@@ -12,7 +12,14 @@ namespace {
 
 using nlohmann::json;
 
-HttpResponse reply(int status, const json& body) { return {status, "application/json", body.dump(2) + "\n"}; }
+// Replies echo request input (a path, a lookup's addresses), which may be any
+// bytes: invalid UTF-8 becomes U+FFFD rather than a type_error thrown out of
+// the server thread.
+std::string dump(const json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+HttpResponse reply(int status, const json& body) { return {status, "application/json", dump(body, 2) + "\n"}; }
 HttpResponse error(int status, const std::string& message) {
   return reply(status, json{{"error", message}});
 }
@@ -30,7 +37,8 @@ json status_json(const Controller& c) {
                        {"state", c.speaker_error().empty() ? "ok" : "error"},
                        {"error", c.speaker_error()}}},
           {"publications", {{"count", p.count}, {"last_ms", p.last_ms}, {"max_ms", p.max_ms},
-                            {"mean_ms", p.count ? p.sum_ms / double(p.count) : 0.0}}},
+                            {"mean_ms", p.count ? p.sum_ms / double(p.count) : 0.0},
+                            {"error", c.publish_error()}}},
           {"health_checks", {{"pairs", c.health().checked()}, {"in_flight", c.health().in_flight()},
                              {"results", c.health().results()}}}};
 }
@@ -98,10 +106,13 @@ HttpResponse post_weight(const HttpRequest& r, Controller& c, const ApiContext& 
     return error(400, "body: want {\"vip\": string, \"backend\": string, \"weight\": integer}");
   }
   const std::string vip = body["vip"], backend = body["backend"];
-  const int64_t weight = body["weight"];
-  if (weight < 0 || weight > 65535) {
-    return error(422, "weight " + std::to_string(weight) + ": must be 0..65535");
+  // Checked before converting: above INT64_MAX the value would wrap (and be
+  // reported as some other number); the message quotes what the client sent.
+  const json& w = body["weight"];
+  if (w.is_number_unsigned() ? w.get<uint64_t>() > 65535 : w.get<int64_t>() < 0) {
+    return error(422, "weight " + dump(w) + ": must be 0..65535");
   }
+  const int64_t weight = w.get<int64_t>();
   auto ok = c.set_weight(vip, backend, weight, ctx.now_ms());
   if (!ok) {
     const std::string& m = ok.error().message;
@@ -151,6 +162,14 @@ HttpResponse get_lookup(const HttpRequest& r, const Controller& c) {
 
 HttpResponse handle_api(const HttpRequest& r, Controller& c, const ApiContext& ctx) {
   const bool get = r.method == "GET", post = r.method == "POST";
+  // The TCP port is for a Prometheus scraper, and every local user can reach
+  // it: the rest of the API (drain, reload, weight, and what it tells about
+  // the backends) stays behind the 0600 Unix socket.
+  if (r.from_tcp && !(r.path == "/metrics" && get)) {
+    return error(403, r.method + " " + r.path +
+                          ": the TCP port serves only GET /metrics; the rest of the admin API "
+                          "is on the Unix socket (api.socket)");
+  }
   if (r.path == "/status" && get) return reply(200, status_json(c));
   if (r.path == "/vips" && get) return reply(200, vips_json(c));
   if (r.path == "/backends" && get) return reply(200, backends_json(c));

@@ -11,6 +11,9 @@
 //   POST /drain   /undrain    withdraw / announce again every VIP of this node
 //   POST /reload              re-read the config file (errors: file, line, field)
 //   POST /weight  {"vip": "web", "backend": "10.1.0.2", "weight": 50}
+//
+// A request that came over the loopback TCP port (HttpRequest::from_tcp) gets
+// GET /metrics or a 403: any local user can reach that port.
 #pragma once
 
 #include <cstdint>

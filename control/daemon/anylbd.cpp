@@ -37,9 +37,11 @@ void log(Level level, const std::string& msg, const std::string& kv = "") {
   static const char* names[] = {"debug", "info", "warn", "error"};
   const auto t = std::chrono::system_clock::now();
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  fmt::print("ts={}.{:03d} level={} msg=\"{}\"{}{}\n", ms / 1000, static_cast<int>(ms % 1000),
-             names[static_cast<int>(level)], msg, kv.empty() ? "" : " ", kv);
-  std::fflush(stdout);
+  // On stderr: with bgp.speaker = "exabgp" and exabgp_pipe = "-", stdout is
+  // ExaBGP's command stream.
+  fmt::print(stderr, "ts={}.{:03d} level={} msg=\"{}\"{}{}\n", ms / 1000,
+             static_cast<int>(ms % 1000), names[static_cast<int>(level)], msg, kv.empty() ? "" : " ",
+             kv);
 }
 
 }  // namespace
@@ -84,14 +86,6 @@ int main(int argc, char** argv) {
   anylb::Controller controller(*config, std::move(*dataplane), std::move(speaker));
   std::mutex mu;
 
-  if (auto ok = controller.start(now_ms()); !ok) {
-    log(Level::Error, "start failed", fmt::format("error=\"{}\"", ok.error().message));
-    return 1;
-  }
-  log(Level::Info, "started",
-      fmt::format("node={} dataplane={} vips={} speaker={}", config->node.name,
-                  controller.dataplane_kind(), config->vips.size(), controller.speaker_kind()));
-
   anylb::ApiContext ctx{config_path, now_ms};
   anylb::HttpServer server;
   if (auto ok = server.start(api.socket, api.tcp_port, [&](const anylb::HttpRequest& r) {
@@ -111,13 +105,27 @@ int main(int argc, char** argv) {
       fmt::format("socket={}{}", api.socket,
                   api.tcp_port ? fmt::format(" tcp=127.0.0.1:{}", api.tcp_port) : ""));
 
+  // The API socket first: a second anylbd on the same socket stops there,
+  // before it loads a fast path or tells the speaker anything. Requests wait
+  // on the lock until the start is done.
+  {
+    std::lock_guard lock(mu);
+    if (auto ok = controller.start(now_ms()); !ok) {
+      log(Level::Error, "start failed", fmt::format("error=\"{}\"", ok.error().message));
+      return 1;
+    }
+  }
+  log(Level::Info, "started",
+      fmt::format("node={} dataplane={} vips={} speaker={}", config->node.name,
+                  controller.dataplane_kind(), config->vips.size(), controller.speaker_kind()));
+
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGHUP, on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
   std::map<std::string, bool> announced;
-  std::string speaker_error;
+  std::string speaker_error, publish_error;
   for (;;) {
     {
       std::lock_guard lock(mu);
@@ -155,6 +163,12 @@ int main(int argc, char** argv) {
                           v.address.to_string(), v.reason, v.healthy, v.backends));
           it->second = v.announced;
         }
+      }
+      if (controller.publish_error() != publish_error) {
+        publish_error = controller.publish_error();
+        log(publish_error.empty() ? Level::Info : Level::Error, "publish",
+            publish_error.empty() ? "state=ok"
+                                  : fmt::format("state=error retrying=yes error=\"{}\"", publish_error));
       }
       if (controller.speaker_error() != speaker_error) {
         speaker_error = controller.speaker_error();

@@ -1,8 +1,30 @@
 #include "control/daemon/controller.h"
 
+#include <algorithm>
 #include <chrono>
+#include <new>
+#include <set>
+#include <tuple>
 
 namespace anylb {
+
+namespace {
+
+// The [dpdk] settings, not where they stand in the file.
+bool same_dpdk(const DpdkConfig& a, const DpdkConfig& b) {
+  auto ports = [](const DpdkConfig& c) {
+    std::vector<std::pair<std::string, std::string>> p;
+    for (const DpdkPortConfig& port : c.ports) p.emplace_back(port.device, port.exception_tap);
+    return p;
+  };
+  return std::tie(a.main_cpu, a.worker_cpus, a.hugepages, a.memory_mb, a.mbufs, a.rx_descriptors,
+                  a.tx_descriptors, a.burst, a.eal_args) ==
+             std::tie(b.main_cpu, b.worker_cpus, b.hugepages, b.memory_mb, b.mbufs,
+                      b.rx_descriptors, b.tx_descriptors, b.burst, b.eal_args) &&
+         ports(a) == ports(b);
+}
+
+}  // namespace
 
 void PublishTimings::add(double ms) {
   ++count;
@@ -29,11 +51,14 @@ size_t Controller::count_past_drain_grace(uint64_t now_ms) const {
 }
 
 uint32_t Controller::healthy_backends(const VipConfig& v) const {
-  // Only active backends that passed their checks count towards min_healthy
-  // (a draining one past node.drain_grace is not active to begin with).
+  // Only active backends that passed their checks and take new flows count
+  // towards min_healthy (a draining one past node.drain_grace is not active
+  // to begin with; one of weight 0, by config or operator, is in no table).
   uint32_t n = 0;
   for (const BackendConfig& b : v.backends) {
-    n += b.state == ANYLB_BACKEND_ACTIVE && health_.healthy(v.name, b.address);
+    auto w = overrides_.weights.find({v.name, b.address});
+    const uint32_t weight = w != overrides_.weights.end() ? w->second : b.weight;
+    n += b.state == ANYLB_BACKEND_ACTIVE && weight > 0 && health_.healthy(v.name, b.address);
   }
   return n;
 }
@@ -58,10 +83,17 @@ Result<bool> Controller::rebuild(uint64_t now_ms) {
   const StateSpec spec = state_spec_from_config(
       config_, [&](const std::string& v, const IpAddress& b) { return usable(v, b, now_ms); },
       overrides_);
-  auto built = build_forwarding_state(spec, ready_ ? &state_ : nullptr);
+  // Over the state before (empty at the first build, unless the fast path
+  // kept one from a previous anylbd): ids stay with what they name.
+  Result<ForwardingState> built = make_error("");
+  try {
+    built = build_forwarding_state(spec, &state_);
+  } catch (const std::bad_alloc&) {
+    return make_error("state: out of memory building the tables");
+  }
   if (!built) return built.error();
   if (ready_) {
-    if (auto ok = dataplane_->publish(*built); !ok) return ok.error();
+    if (auto ok = dataplane_->publish(config_, *built); !ok) return ok.error();
   }
   state_ = std::move(*built);
   past_grace_in_tables_ = count_past_drain_grace(now_ms);
@@ -69,6 +101,9 @@ Result<bool> Controller::rebuild(uint64_t now_ms) {
 }
 
 Result<bool> Controller::start(uint64_t now_ms) {
+  auto running = dataplane_->open(config_);
+  if (!running) return running.error();
+  if (*running) state_ = std::move(**running);
   if (auto ok = health_.configure(config_, now_ms); !ok) return ok.error();
   track_draining(now_ms);
   if (auto ok = rebuild(now_ms); !ok) return ok.error();
@@ -83,51 +118,93 @@ std::vector<HealthChange> Controller::tick(uint64_t now_ms, int wait_ms) {
   // A draining backend crossing node.drain_grace is a change too; the tables
   // remember how many had crossed when they were built.
   const bool grace_expired = count_past_drain_grace(now_ms) != past_grace_in_tables_;
-  if (ready_ && (!changes.empty() || grace_expired)) {
+  if (!changes.empty() || grace_expired) rebuild_pending_ = true;
+  // A failed publish is tried again on every tick until it goes through:
+  // the health change it carried has been taken and will not come again.
+  if (ready_ && rebuild_pending_) {
     const auto t0 = std::chrono::steady_clock::now();
-    if (rebuild(now_ms).ok()) {
+    if (auto ok = rebuild(now_ms); ok) {
       publish_.add(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
                        .count());
+      rebuild_pending_ = false;
+      publish_error_.clear();
+    } else {
+      publish_error_ = ok.error().message;
     }
   }
   announce(now_ms);
   return changes;
 }
 
+std::string Controller::route_key(const VipConfig& v) const {
+  // BIRD holds a static protocol per VIP, so a route is a VIP. ExaBGP is told
+  // prefixes, and VIPs on one address (other ports) share theirs.
+  if (config_.bgp.speaker == SpeakerKind::ExaBgp) {
+    return v.address.to_string() + (v.address.is_v6() ? "/128" : "/32");
+  }
+  return v.name;
+}
+
 void Controller::announce(uint64_t now_ms) {
-  std::map<std::string, bool> wanted;
+  std::map<std::string, bool> wanted;  // by route
+  const bool withdrawn_by_operator = drained_ || shutdown_at_ms_.has_value();
+  route_of_.clear();
   for (const VipConfig& v : config_.vips) {
     const uint32_t healthy = healthy_backends(v);
     auto it = policies_.try_emplace(v.name, config_.bgp.announce_hold_ms).first;
-    const bool withdrawn_by_operator = drained_ || shutdown_at_ms_.has_value();
-    wanted[v.name] =
+    const bool want =
         it->second.evaluate({ready_, withdrawn_by_operator, healthy, v.min_healthy}, now_ms);
-    routes_[v.name] = v.address;
+    const std::string key = route_key(v);
+    route_of_[v.name] = key;
+    routes_[key] = {v.name, v.address};
+    wanted[key] = wanted[key] || want;  // a shared prefix: while any of its VIPs wants it
   }
-  // A VIP gone from the config is withdrawn.
-  for (const auto& [name, was] : told_) wanted.try_emplace(name, false);
+  // A route no VIP of the config has any more (a VIP removed, an address
+  // changed) is withdrawn.
+  for (const auto& [key, was] : told_) wanted.try_emplace(key, false);
 
-  if (speaker_ && !speaker_error_.empty() && now_ms < speaker_retry_ms_) return;
-  // Each VIP on its own: one the speaker refuses (a protocol missing from
-  // BIRD's config) must not hold back the others.
-  std::string errors;
-  for (const auto& [name, want] : wanted) {
-    auto told = told_.find(name);
-    if (told != told_.end() && told->second == want) continue;
+  // Each route on its own: one the speaker refuses (a protocol missing from
+  // BIRD's config) must hold back neither the others nor, on a drain or a
+  // shutdown, its own withdrawal.
+  // Announcements before withdrawals: a VIP that moves to another prefix
+  // has a route all the time.
+  std::vector<std::pair<std::string, bool>> order(wanted.begin(), wanted.end());
+  std::stable_partition(order.begin(), order.end(), [](const auto& w) { return w.second; });
+  for (const auto& [key, want] : order) {
+    auto told = told_.find(key);
+    if (told != told_.end() && told->second == want) {
+      route_errors_.erase(key);
+      continue;
+    }
+    auto failed = route_errors_.find(key);
+    if (failed != route_errors_.end() && now_ms < failed->second.retry_ms &&
+        !(withdrawn_by_operator && !want)) {
+      continue;
+    }
     // Also a first "withdraw": a previous anylbd may have left it announced.
     if (speaker_) {
-      if (auto ok = speaker_->set({name, routes_[name]}, want); !ok) {
-        errors += (errors.empty() ? "" : "; ") + ("vip '" + name + "': ") + ok.error().message;
+      if (auto ok = speaker_->set(routes_[key], want); !ok) {
+        route_errors_[key] = {"route '" + key + "': " + ok.error().message,
+                              now_ms + config_.bgp.retry_ms};
         continue;
       }
     }
-    told_[name] = want;
+    told_[key] = want;
+    route_errors_.erase(key);
   }
-  speaker_error_ = errors;
-  if (!errors.empty()) speaker_retry_ms_ = now_ms + config_.bgp.retry_ms;
+  speaker_error_.clear();
+  for (const auto& [key, e] : route_errors_) {
+    speaker_error_ += (speaker_error_.empty() ? "" : "; ") + e.message;
+  }
+  std::set<std::string> live;
+  for (const auto& [name, key] : route_of_) live.insert(key);
   for (auto it = told_.begin(); it != told_.end();) {
-    const bool in_config = policies_.count(it->first) != 0;
-    it = (!in_config && !it->second) ? told_.erase(it) : std::next(it);
+    const bool done = !live.count(it->first) && !it->second;
+    if (done) {
+      routes_.erase(it->first);
+      route_errors_.erase(it->first);
+    }
+    it = done ? told_.erase(it) : std::next(it);
   }
 }
 
@@ -144,6 +221,11 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
                "bgp.speaker");
   restart_note(next.api.socket != config_.api.socket || next.api.tcp_port != config_.api.tcp_port,
                "[api]");
+  restart_note(!same_dpdk(next.dpdk, config_.dpdk), "[dpdk]");
+  restart_note(next.bgp.protocol_prefix != config_.bgp.protocol_prefix ||
+                   next.bgp.exabgp_pipe != config_.bgp.exabgp_pipe,
+               "bgp.protocol_prefix or bgp.exabgp_pipe");
+  for (std::string& n : dataplane_->fixed_at_start(config_, next)) notes.push_back(std::move(n));
   // Try everything on copies first: a bad config changes nothing.
   HealthMonitor probe_check;
   if (auto ok = probe_check.configure(next, now_ms); !ok) return ok.error();
@@ -157,15 +239,24 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   config_.bgp.bird_socket = old.bgp.bird_socket;
   config_.api = old.api;
   config_.dpdk = old.dpdk;
-  // Operator weights for backends that are gone go with them.
+  config_.bgp.protocol_prefix = old.bgp.protocol_prefix;
+  config_.bgp.exabgp_pipe = old.bgp.exabgp_pipe;
+  // An operator weight lasts until the config says something new about the
+  // backend: it goes with the backend, or when the config's weight changes.
+  auto config_weight = [](const Config& c, const Key& k) -> std::optional<uint32_t> {
+    for (const VipConfig& v : c.vips) {
+      if (v.name != k.first) continue;
+      for (const BackendConfig& b : v.backends) {
+        if (b.address == k.second) return b.weight;
+      }
+    }
+    return std::nullopt;
+  };
   auto saved_weights = overrides_.weights;
   for (auto it = overrides_.weights.begin(); it != overrides_.weights.end();) {
-    bool present = false;
-    for (const VipConfig& v : config_.vips) {
-      if (v.name != it->first.first) continue;
-      for (const BackendConfig& b : v.backends) present = present || b.address == it->first.second;
-    }
-    it = present ? std::next(it) : overrides_.weights.erase(it);
+    const auto now = config_weight(config_, it->first);
+    const bool keep = now && now == config_weight(old, it->first);
+    it = keep ? std::next(it) : overrides_.weights.erase(it);
   }
   const auto t0 = std::chrono::steady_clock::now();
   auto saved_draining = draining_since_;
@@ -179,6 +270,13 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   publish_.add(
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
   (void)health_.configure(config_, now_ms);  // checked above: cannot fail now
+  // The tables above were built on the old checks' results. A check the
+  // reload changed (or turned off) gives new ones now: build again on those,
+  // or a backend an old check had failed would stay out of its VIP's table.
+  if (auto ok = rebuild(now_ms); !ok) {
+    rebuild_pending_ = true;
+    publish_error_ = ok.error().message;
+  }
   for (auto it = policies_.begin(); it != policies_.end();) {
     bool present = false;
     for (const VipConfig& v : config_.vips) present = present || v.name == it->first;
@@ -243,7 +341,8 @@ std::vector<VipStatus> Controller::vips() const {
     s.min_healthy = v.min_healthy;
     s.backends = static_cast<uint32_t>(v.backends.size());
     s.healthy = healthy_backends(v);
-    auto told = told_.find(v.name);
+    auto route = route_of_.find(v.name);
+    auto told = route != route_of_.end() ? told_.find(route->second) : told_.end();
     s.announced = told != told_.end() && told->second;
     auto p = policies_.find(v.name);
     s.want_announced = p != policies_.end() && p->second.announced();

@@ -85,6 +85,8 @@ class Controller {
   const char* dataplane_kind() const { return dataplane_->kind(); }
   const char* speaker_kind() const { return speaker_ ? speaker_->kind() : "none"; }
   const std::string& speaker_error() const { return speaker_error_; }
+  // Why the last table publication failed (retried every tick), or empty.
+  const std::string& publish_error() const { return publish_error_; }
   const PublishTimings& publish_timings() const { return publish_; }
   const HealthMonitor& health() const { return health_; }
   std::vector<VipStatus> vips() const;
@@ -102,6 +104,7 @@ class Controller {
   uint32_t healthy_backends(const VipConfig& v) const;
   Result<bool> rebuild(uint64_t now_ms);
   void announce(uint64_t now_ms);
+  std::string route_key(const VipConfig& v) const;
   void track_draining(uint64_t now_ms);
 
   Config config_;
@@ -117,10 +120,20 @@ class Controller {
   std::map<Key, uint64_t> draining_since_;  // configured draining, for node.drain_grace
   size_t past_grace_in_tables_ = 0;         // of those, past the grace when the tables were built
   std::map<std::string, AnnouncePolicy> policies_;  // by VIP name
-  std::map<std::string, bool> told_;                // what the speaker last accepted
-  std::map<std::string, IpAddress> routes_;         // VIP name -> address, for withdrawals
+  // Routes, by route_key(): what the speaker last accepted, what each is
+  // (kept for withdrawing one no VIP has any more), the refusals waiting for
+  // bgp.retry, and each VIP's route.
+  struct RouteError {
+    std::string message;
+    uint64_t retry_ms = 0;
+  };
+  std::map<std::string, bool> told_;
+  std::map<std::string, VipRoute> routes_;
+  std::map<std::string, RouteError> route_errors_;
+  std::map<std::string, std::string> route_of_;
   std::string speaker_error_;
-  uint64_t speaker_retry_ms_ = 0;
+  bool rebuild_pending_ = false;
+  std::string publish_error_;
   PublishTimings publish_;
 };
 

@@ -19,7 +19,7 @@ class ModelDataplane : public Dataplane {
  public:
   const char* kind() const override { return "model"; }
   Result<bool> start(const Config&, const ForwardingState&) override { return true; }
-  Result<bool> publish(const ForwardingState&) override { return true; }
+  Result<bool> publish(const Config&, const ForwardingState&) override { return true; }
   Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {
     return std::make_unique<Counters>();
   }

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "control/config/config.h"
 #include "dataplane/core/counters.h"
@@ -25,10 +27,20 @@ class Dataplane {
  public:
   virtual ~Dataplane() = default;
   virtual const char* kind() const = 0;
+  // Before the first build: the state the fast path's tables already hold
+  // (the pinned maps a previous anylbd left to XDP), for that build to keep
+  // its ids; flow entries name backends by id. None for a fresh fast path.
+  virtual Result<std::optional<ForwardingState>> open(const Config&) {
+    return std::optional<ForwardingState>();
+  }
   // Attaches the fast path with `state` loaded.
   virtual Result<bool> start(const Config& config, const ForwardingState& state) = 0;
-  // Makes `state` live; returns when packets see it.
-  virtual Result<bool> publish(const ForwardingState& state) = 0;
+  // Makes `state`, and the node settings and timeouts of `config`, live;
+  // returns when packets see them.
+  virtual Result<bool> publish(const Config& config, const ForwardingState& state) = 0;
+  // What a reload from `running` to `next` changes that this fast path takes
+  // only when it starts: one note per setting, for the operator.
+  virtual std::vector<std::string> fixed_at_start(const Config&, const Config&) const { return {}; }
   // The fast path's counters for the VIPs and backends of `state`.
   virtual Result<std::unique_ptr<Counters>> counters(const ForwardingState& state) const = 0;
   virtual FlowOccupancy flow_occupancy() const = 0;

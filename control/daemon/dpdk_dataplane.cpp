@@ -1,4 +1,7 @@
+#include <cstring>
+
 #include "control/daemon/dataplane.h"
+#include "control/tables/state_spec.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/options_from_config.h"
@@ -20,9 +23,18 @@ class DpdkDataplane : public Dataplane {
     return true;
   }
 
-  Result<bool> publish(const ForwardingState& state) override {
+  // The encapsulation settings travel in the state; the workers' flow tables
+  // take their timeouts when they start.
+  Result<bool> publish(const Config&, const ForwardingState& state) override {
     driver_->publish(state);
     return true;
+  }
+
+  std::vector<std::string> fixed_at_start(const Config& running, const Config& next) const override {
+    const FlowTimeoutsMs a = flow_timeouts_from_config(running.timeouts);
+    const FlowTimeoutsMs b = flow_timeouts_from_config(next.timeouts);
+    if (std::memcmp(&a, &b, sizeof a) == 0) return {};
+    return {"[timeouts] changed: the DPDK workers' flow tables take them at start: takes effect on restart"};
   }
 
   Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {

@@ -1,4 +1,6 @@
+#include <cstring>
 #include <optional>
+#include <type_traits>
 
 #include "control/cli/xdp_control.h"
 #include "dataplane/replay/frame_decider.h"
@@ -12,6 +14,9 @@ namespace anylb {
 
 namespace {
 
+// Knobs are compared bytewise to tell whether a reload changed them.
+static_assert(std::has_unique_object_representations_v<anylb_node_config>);
+
 constexpr uint32_t kSampleBuckets = 4096;  // per CPU: 2.3 MiB read per scrape
 
 // The program with its maps pinned under pin_root/<interface>: a restarted
@@ -21,24 +26,51 @@ class XdpDataplane : public Dataplane {
   explicit XdpDataplane(std::string pin_root) : pin_root_(std::move(pin_root)) {}
   const char* kind() const override { return "xdp"; }
 
-  Result<bool> start(const Config& config, const ForwardingState& state) override {
-    const std::string pin_dir = pin_dir_for(pin_root_, config.node.interface);
-    auto program = XdpProgram::load(
-        make_node_config(state, flow_timeouts_from_config(config.timeouts)),
-        config.node.flow_table_entries, pin_dir);
-    if (!program) return program.error();
-    program_ = std::move(*program);
-    auto writer = XdpStateWriter::open(program_->maps());
-    if (!writer) return writer.error();
-    writer_.emplace(std::move(*writer));
-    // Tables before the program, as `anylbctl xdp apply` does it.
-    if (auto ok = writer_->publish(state); !ok) return ok.error();
-    return attach_xdp(*program_, config.node.interface, pin_dir, false);
+  Result<std::optional<ForwardingState>> open(const Config& config) override {
+    // The knobs do not depend on ids: a state built on its own gives them.
+    auto checked = build_state_from_config(config, nullptr);
+    if (!checked) return checked.error();
+    interface_ = config.node.interface;
+    pin_dir_ = pin_dir_for(pin_root_, interface_);
+    flow_entries_ = config.node.flow_table_entries;
+    if (auto ok = load(make_node_config(*checked, flow_timeouts_from_config(config.timeouts)));
+        !ok) {
+      return ok.error();
+    }
+    return std::optional<ForwardingState>(writer_->running_state());
   }
 
-  Result<bool> publish(const ForwardingState& state) override {
-    auto ok = writer_->publish(state);
-    if (!ok) return ok.error();
+  Result<bool> start(const Config&, const ForwardingState& state) override {
+    // Tables before the program, as `anylbctl xdp apply` does it.
+    if (auto ok = writer_->publish(state); !ok) return ok.error();
+    return attach_xdp(*program_, interface_, pin_dir_, false);
+  }
+
+  // The knobs are the program's read-only data, fixed when it loads. When a
+  // reload changes them, a program with the new ones is loaded over the same
+  // pinned maps and swapped in, as `anylbctl xdp apply` does: the flows stay.
+  Result<bool> publish(const Config& config, const ForwardingState& state) override {
+    const anylb_node_config node =
+        make_node_config(state, flow_timeouts_from_config(config.timeouts));
+    if (std::memcmp(&node, &node_, sizeof node) == 0) {
+      if (auto ok = writer_->publish(state); !ok) return ok.error();
+      return true;
+    }
+    // Until the swap, the attached program is the old one; on a failure it
+    // stays, with a writer that reads back what the new one wrote.
+    auto old_program = std::move(program_);
+    const anylb_node_config old_node = node_;
+    auto keep_old = [&](const Error& e) -> Result<bool> {
+      program_ = std::move(old_program);
+      node_ = old_node;
+      if (auto w = XdpStateWriter::open(program_->maps()); w) writer_.emplace(std::move(*w));
+      return e;
+    };
+    if (auto ok = load(node); !ok) return keep_old(ok.error());
+    if (auto ok = writer_->publish(state); !ok) return keep_old(ok.error());
+    if (auto ok = attach_xdp(*program_, interface_, pin_dir_, false); !ok) {
+      return keep_old(ok.error());
+    }
     return true;
   }
 
@@ -54,7 +86,24 @@ class XdpDataplane : public Dataplane {
   void stop() override {}
 
  private:
+  // The program with `node` as its knobs, over the maps pinned in pin_dir_
+  // (created there on the first load), and a writer that has read them back.
+  Result<bool> load(const anylb_node_config& node) {
+    auto program = XdpProgram::load(node, flow_entries_, pin_dir_);
+    if (!program) return program.error();
+    auto writer = XdpStateWriter::open((*program)->maps());
+    if (!writer) return writer.error();
+    program_ = std::move(*program);
+    writer_.emplace(std::move(*writer));
+    node_ = node;
+    return true;
+  }
+
   std::string pin_root_;
+  std::string interface_;
+  std::string pin_dir_;
+  uint32_t flow_entries_ = 0;
+  anylb_node_config node_{};
   std::unique_ptr<XdpProgram> program_;
   std::optional<XdpStateWriter> writer_;
 };

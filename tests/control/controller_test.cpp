@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "control/daemon/admin_api.h"
@@ -16,14 +17,17 @@ namespace {
 class FakeSpeaker : public BgpSpeaker {
  public:
   struct Log {
-    std::vector<std::pair<std::string, bool>> calls;
+    std::vector<std::pair<std::string, bool>> calls;     // VIP name, announce
+    std::vector<std::pair<std::string, bool>> prefixes;  // the route's address, announce
     bool fail = false;
+    std::set<std::string> refuse;  // VIP names the speaker refuses
   };
   explicit FakeSpeaker(Log* log) : log_(log) {}
   const char* kind() const override { return "fake"; }
   Result<bool> set(const VipRoute& route, bool announce) override {
-    if (log_->fail) return make_error("speaker down");
+    if (log_->fail || log_->refuse.count(route.vip)) return make_error("speaker down");
     log_->calls.push_back({route.vip, announce});
+    log_->prefixes.push_back({route.address.to_string(), announce});
     return true;
   }
 
@@ -157,8 +161,8 @@ TEST(Controller, SpeakerFailureIsReportedAndRetried) {
   Fixture f;
   f.log.fail = true;
   ASSERT_TRUE(f.c->start(0).ok());
-  EXPECT_NE(f.c->speaker_error().find("vip 'web': speaker down"), std::string::npos);
-  EXPECT_NE(f.c->speaker_error().find("vip 'dns': speaker down"), std::string::npos);
+  EXPECT_NE(f.c->speaker_error().find("route 'web': speaker down"), std::string::npos);
+  EXPECT_NE(f.c->speaker_error().find("route 'dns': speaker down"), std::string::npos);
   EXPECT_FALSE(f.announced("web"));
   f.log.fail = false;
   f.c->tick(100, 0);  // before retry: not tried
@@ -224,6 +228,203 @@ TEST(Controller, DrainGraceTakesADrainingBackendOut) {
   f.c->tick(1000, 0);
   EXPECT_EQ(state_of("10.1.0.3"), ANYLB_BACKEND_DOWN);
   EXPECT_EQ(state_of("10.1.0.1"), ANYLB_BACKEND_ACTIVE);
+}
+
+TEST(Controller, ARefusedRouteHoldsBackNeitherTheOthersNorAWithdrawal) {
+  Fixture f;
+  f.log.refuse = {"dns"};
+  ASSERT_TRUE(f.c->start(0).ok());
+  EXPECT_TRUE(f.announced("web"));
+  EXPECT_FALSE(f.announced("dns"));
+  EXPECT_NE(f.c->speaker_error().find("route 'dns'"), std::string::npos);
+  // A drain inside dns's retry wait: web's withdrawal goes out at once.
+  f.c->drain(100);
+  EXPECT_FALSE(f.announced("web"));
+  EXPECT_EQ(f.log.calls.back(), (std::pair<std::string, bool>{"web", false}));
+  f.c->undrain(200);
+  EXPECT_TRUE(f.announced("web"));
+  // dns is tried again once bgp.retry (500 ms) has passed since the refusal.
+  f.log.refuse.clear();
+  f.c->tick(300, 0);
+  EXPECT_FALSE(f.announced("dns"));
+  f.c->tick(800, 0);
+  EXPECT_TRUE(f.announced("dns"));
+  EXPECT_TRUE(f.c->speaker_error().empty());
+}
+
+TEST(Controller, ShutdownWithdrawsEvenWhileARouteWaitsForARetry) {
+  Fixture f;
+  f.log.refuse = {"dns"};
+  ASSERT_TRUE(f.c->start(0).ok());
+  f.c->begin_shutdown(100);
+  EXPECT_FALSE(f.announced("web"));
+  EXPECT_EQ(f.log.calls.back(), (std::pair<std::string, bool>{"web", false}));
+}
+
+const char* kHealthByCommand =
+    "min_healthy = 2\n[vip.health]\nkind = \"command\"\ninterval = \"50ms\"\n"
+    "timeout = \"40ms\"\nrise = 1\nfall = 1\ncommand = 'test \"$1\" = 10.1.0.1'\n";
+
+// Ticks until every backend has a check result (at most 3 s).
+void settle(Fixture& f, uint64_t& now) {
+  const auto t0 = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3)) {
+    now += 20;
+    f.c->tick(now, 20);
+    bool settled = true;
+    for (const auto& b : f.c->backends()) settled = settled && b.health.health != Health::Unknown;
+    if (settled) return;
+  }
+}
+
+anylb_backend_state effective(const Fixture& f, const char* address) {
+  for (const auto& b : f.c->backends()) {
+    if (b.address.to_string() == address) return b.effective;
+  }
+  return ANYLB_BACKEND_ACTIVE;
+}
+
+TEST(Controller, AReloadThatTurnsAHealthCheckOffPutsItsBackendsBack) {
+  std::string text = kBase;
+  text.replace(text.find("min_healthy = 2\n"), 16, kHealthByCommand);
+  Fixture f(text);
+  ASSERT_TRUE(f.c->start(0).ok());
+  uint64_t now = 0;
+  settle(f, now);
+  ASSERT_EQ(effective(f, "10.1.0.2"), ANYLB_BACKEND_DOWN);
+  ASSERT_FALSE(f.announced("web"));
+  auto notes = f.c->reload(config(kBase), now + 10);  // no [vip.health]: kind "none"
+  ASSERT_TRUE(notes.ok()) << notes.error().message;
+  EXPECT_EQ(effective(f, "10.1.0.2"), ANYLB_BACKEND_ACTIVE);
+  EXPECT_EQ(effective(f, "10.1.0.3"), ANYLB_BACKEND_ACTIVE);
+  EXPECT_TRUE(f.announced("web"));
+}
+
+// Fails every publish while `fail` is set.
+class FlakyDataplane : public Dataplane {
+ public:
+  explicit FlakyDataplane(bool* fail) : fail_(fail) {}
+  const char* kind() const override { return "flaky"; }
+  Result<bool> start(const Config&, const ForwardingState&) override { return true; }
+  Result<bool> publish(const Config&, const ForwardingState&) override {
+    if (*fail_) return make_error("map write failed");
+    return true;
+  }
+  Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {
+    return std::make_unique<Counters>();
+  }
+  FlowOccupancy flow_occupancy() const override { return {}; }
+  void stop() override {}
+
+ private:
+  bool* fail_;
+};
+
+TEST(Controller, AFailedPublishIsTriedAgainUntilItGoesThrough) {
+  std::string text = kBase;
+  text.replace(text.find("min_healthy = 2\n"), 16, kHealthByCommand);
+  bool fail = true;
+  Fixture f(text);
+  f.c = std::make_unique<Controller>(config(text), std::make_unique<FlakyDataplane>(&fail),
+                                     std::make_unique<FakeSpeaker>(&f.log));
+  ASSERT_TRUE(f.c->start(0).ok());  // the first state is loaded by start(), not published
+  uint64_t now = 0;
+  settle(f, now);
+  // The health results came, but no table with them reached the fast path.
+  EXPECT_NE(f.c->publish_error().find("map write failed"), std::string::npos);
+  EXPECT_EQ(effective(f, "10.1.0.2"), ANYLB_BACKEND_ACTIVE);
+  fail = false;
+  f.c->tick(now + 20, 0);  // no new result: the pending publication alone
+  EXPECT_TRUE(f.c->publish_error().empty());
+  EXPECT_EQ(effective(f, "10.1.0.2"), ANYLB_BACKEND_DOWN);
+}
+
+TEST(Controller, BackendsOfWeightZeroDoNotCountTowardsMinHealthy) {
+  Fixture f;
+  ASSERT_TRUE(f.c->start(0).ok());
+  ASSERT_TRUE(f.announced("web"));
+  ASSERT_TRUE(f.c->set_weight("web", "10.1.0.1", 0, 100).ok());
+  EXPECT_TRUE(f.announced("web"));  // two left with weight: min_healthy = 2
+  ASSERT_TRUE(f.c->set_weight("web", "10.1.0.2", 0, 200).ok());
+  EXPECT_FALSE(f.announced("web"));
+  for (const auto& v : f.c->vips()) {
+    if (v.name == "web") {
+      EXPECT_EQ(v.healthy, 1u);
+    }
+  }
+}
+
+TEST(Controller, AnOperatorWeightLastsUntilTheConfigChangesTheBackendsWeight) {
+  Fixture f;
+  ASSERT_TRUE(f.c->start(0).ok());
+  ASSERT_TRUE(f.c->set_weight("web", "10.1.0.1", 0, 100).ok());
+  ASSERT_TRUE(f.c->set_weight("web", "10.1.0.2", 7, 100).ok());
+  auto weight_of = [&](const char* address) {
+    for (const auto& b : f.c->backends()) {
+      if (b.address.to_string() == address) return b.weight;
+    }
+    return 0u;
+  };
+  // A reload that says nothing new about them keeps both.
+  ASSERT_TRUE(f.c->reload(config(kBase), 200).ok());
+  EXPECT_EQ(weight_of("10.1.0.1"), 0u);
+  EXPECT_EQ(weight_of("10.1.0.2"), 7u);
+  // One that sets 10.1.0.1's weight to 300 drops its override only.
+  std::string text = kBase;
+  text.replace(text.find("address = \"10.1.0.1\""), 20, "address = \"10.1.0.1\"\nweight = 300");
+  ASSERT_TRUE(f.c->reload(config(text), 300).ok());
+  EXPECT_EQ(weight_of("10.1.0.1"), 300u);
+  EXPECT_EQ(weight_of("10.1.0.2"), 7u);
+}
+
+// ExaBGP is told prefixes: two VIPs on one address share one route.
+const char* kExaBgp = R"([node]
+name = "t"
+gateway_mac = "02:00:00:00:00:01"
+tunnel_source_v4 = "10.100.0.1"
+[bgp]
+speaker = "exabgp"
+[[vip]]
+name = "web"
+address = "192.0.2.10"
+port = 80
+protocol = "tcp"
+table_size = 1009
+[[vip.backend]]
+address = "10.1.0.1"
+[[vip]]
+name = "dns"
+address = "192.0.2.10"
+port = 53
+protocol = "udp"
+table_size = 1009
+[[vip.backend]]
+address = "10.2.0.1"
+)";
+
+TEST(Controller, ExaBgpRoutesArePrefixesSharedByTheirVips) {
+  Fixture f(kExaBgp);
+  ASSERT_TRUE(f.c->start(0).ok());
+  using P = std::pair<std::string, bool>;
+  EXPECT_EQ(f.log.prefixes, (std::vector<P>{{"192.0.2.10", true}}));
+  // dns can no longer serve, web still can: the prefix stays.
+  ASSERT_TRUE(f.c->set_weight("dns", "10.2.0.1", 0, 100).ok());
+  EXPECT_EQ(f.log.prefixes.size(), 1u);
+  ASSERT_TRUE(f.c->set_weight("web", "10.1.0.1", 0, 200).ok());
+  EXPECT_EQ(f.log.prefixes.back(), (P{"192.0.2.10", false}));
+}
+
+TEST(Controller, ExaBgpAnnouncesAMovedVipsNewPrefixThenWithdrawsTheOld) {
+  Fixture f(kExaBgp);
+  ASSERT_TRUE(f.c->start(0).ok());
+  std::string moved = kExaBgp;
+  for (size_t at; (at = moved.find("192.0.2.10")) != std::string::npos;) {
+    moved.replace(at, 10, "192.0.2.99");
+  }
+  f.log.prefixes.clear();
+  ASSERT_TRUE(f.c->reload(config(moved), 100).ok());
+  using P = std::pair<std::string, bool>;
+  EXPECT_EQ(f.log.prefixes, (std::vector<P>{{"192.0.2.99", true}, {"192.0.2.10", false}}));
 }
 
 // ---- the admin API

@@ -16,7 +16,8 @@
 # removes every route at rtr (time measured) while established connections
 # keep working, `undrain` brings them back; (e) a bad reload is refused and
 # changes nothing; (f) anylbd restarted under a paced UDP stream loses no
-# packet; (g) the admin API's metrics.
+# packet, and neither does a reload of [timeouts], which swaps in a new XDP
+# program; (g) the admin API's metrics.
 #
 # Usage: bgp_pop_test.sh ANYLBD ANYLBCTL   (meson: suite integration; root; exit 77 = skip)
 set -euo pipefail
@@ -237,6 +238,26 @@ STREAM_AVOID=""
 pop_check_stream "(f) restart: paced UDP stream across an anylbd stop and start" restart_anylbd
 line=$(hold "round restarted 2 0.2")
 check "(f) TCP connections alive on their backend after the restart: $line" sticky_all "$line"
+
+# A reload that changes a setting the XDP program holds as a constant: a new
+# program is loaded over the same maps and swapped in, flows kept.
+log "(f) reload with new [timeouts] under a paced UDP stream"
+prog_id() { inns lb ip -d link show dev "$LB_IF" | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -n1; }
+PROG_BEFORE=$(prog_id)
+reload_timeouts() {
+  sed -i 's/^udp = 60$/udp = 61/' "$W/lb.toml"
+  grep -q '^udp = 61$' "$W/lb.toml" || { RELOAD_OUT="refused: [timeouts] udp not found in lb.toml"; return; }
+  RELOAD_OUT=$(ctl reload 2>&1) || RELOAD_OUT="refused: $RELOAD_OUT"
+}
+pop_check_stream "(f) reload of [timeouts]: paced UDP stream across the program swap" reload_timeouts
+PROG_AFTER=$(prog_id)
+check "(f) reload of [timeouts] accepted with no restart note: $RELOAD_OUT" \
+  bash -c '! grep -q -e refused -e restart <<<"$1"' _ "$RELOAD_OUT"
+check "(f) reload of [timeouts] swapped in a new program (ids $PROG_BEFORE -> $PROG_AFTER)" \
+  [ -n "$PROG_AFTER" -a "$PROG_AFTER" != "$PROG_BEFORE" ]
+line=$(hold "round reloaded 2 0.2")
+check "(f) TCP connections alive on their backend after the swap: $line" sticky_all "$line"
+cp "$W/lb.good" "$W/lb.toml"
 
 # ---------------------------------------------------------------- (g)
 metrics=$(inns lb "$PY" -c "
