@@ -164,10 +164,9 @@ void Controller::announce(uint64_t now_ms) {
   for (const auto& [key, was] : told_) wanted.try_emplace(key, false);
 
   // Each route on its own: one the speaker refuses (a protocol missing from
-  // BIRD's config) must hold back neither the others nor, on a drain or a
-  // shutdown, its own withdrawal.
-  // Announcements before withdrawals: a VIP that moves to another prefix
-  // has a route all the time.
+  // BIRD's config) waits bgp.retry without holding back the others.
+  // Announcements go before withdrawals, so that a VIP moving to another
+  // prefix has a route all the time.
   std::vector<std::pair<std::string, bool>> order(wanted.begin(), wanted.end());
   std::stable_partition(order.begin(), order.end(), [](const auto& w) { return w.second; });
   for (const auto& [key, want] : order) {
@@ -177,10 +176,7 @@ void Controller::announce(uint64_t now_ms) {
       continue;
     }
     auto failed = route_errors_.find(key);
-    if (failed != route_errors_.end() && now_ms < failed->second.retry_ms &&
-        !(withdrawn_by_operator && !want)) {
-      continue;
-    }
+    if (failed != route_errors_.end() && now_ms < failed->second.retry_ms) continue;
     // Also a first "withdraw": a previous anylbd may have left it announced.
     if (speaker_) {
       if (auto ok = speaker_->set(routes_[key], want); !ok) {
@@ -310,9 +306,14 @@ Result<bool> Controller::set_weight(const std::string& vip, const std::string& b
   return true;
 }
 
+void Controller::retry_routes_now() {
+  for (auto& [key, e] : route_errors_) e.retry_ms = 0;
+}
+
 void Controller::drain(uint64_t now_ms) {
   if (!drained_) drained_since_ms_ = now_ms;
   drained_ = true;
+  retry_routes_now();  // the withdrawals go out now, whatever waits for a retry
   announce(now_ms);
 }
 
@@ -323,6 +324,7 @@ void Controller::undrain(uint64_t now_ms) {
 
 void Controller::begin_shutdown(uint64_t now_ms) {
   if (!shutdown_at_ms_) shutdown_at_ms_ = now_ms;
+  retry_routes_now();
   announce(now_ms);
 }
 

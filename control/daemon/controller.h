@@ -105,6 +105,8 @@ class Controller {
   Result<bool> rebuild(uint64_t now_ms);
   void announce(uint64_t now_ms);
   std::string route_key(const VipConfig& v) const;
+  // A drain or a shutdown sends its withdrawals at once, not after bgp.retry.
+  void retry_routes_now();
   void track_draining(uint64_t now_ms);
 
   Config config_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -21,10 +22,12 @@ class FakeSpeaker : public BgpSpeaker {
     std::vector<std::pair<std::string, bool>> prefixes;  // the route's address, announce
     bool fail = false;
     std::set<std::string> refuse;  // VIP names the speaker refuses
+    std::map<std::string, int> attempts;  // by VIP name, refused ones included
   };
   explicit FakeSpeaker(Log* log) : log_(log) {}
   const char* kind() const override { return "fake"; }
   Result<bool> set(const VipRoute& route, bool announce) override {
+    ++log_->attempts[route.vip];
     if (log_->fail || log_->refuse.count(route.vip)) return make_error("speaker down");
     log_->calls.push_back({route.vip, announce});
     log_->prefixes.push_back({route.address.to_string(), announce});
@@ -256,9 +259,18 @@ TEST(Controller, ShutdownWithdrawsEvenWhileARouteWaitsForARetry) {
   Fixture f;
   f.log.refuse = {"dns"};
   ASSERT_TRUE(f.c->start(0).ok());
+  EXPECT_EQ(f.log.attempts["dns"], 1);
   f.c->begin_shutdown(100);
   EXPECT_FALSE(f.announced("web"));
   EXPECT_EQ(f.log.calls.back(), (std::pair<std::string, bool>{"web", false}));
+  // dns's withdrawal was tried at once too, and refused; then it waits
+  // bgp.retry (500 ms) like any other refusal, rather than every tick.
+  EXPECT_EQ(f.log.attempts["dns"], 2);
+  f.c->tick(120, 0);
+  f.c->tick(140, 0);
+  EXPECT_EQ(f.log.attempts["dns"], 2);
+  f.c->tick(600, 0);
+  EXPECT_EQ(f.log.attempts["dns"], 3);
 }
 
 const char* kHealthByCommand =
