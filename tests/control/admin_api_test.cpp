@@ -17,6 +17,7 @@
 #include "control/api/http_server.h"
 #include "control/daemon/admin_api.h"
 #include "control/daemon/controller.h"
+#include "tests/control/loopback.h"
 
 namespace anylb {
 namespace {
@@ -154,38 +155,6 @@ TEST(AdminApiInput, TheTcpPortServesOnlyMetrics) {
   EXPECT_NE(m.body.find("anylb_up"), std::string::npos);
   EXPECT_EQ(handle_api(request("POST", "/drain"), *c, ctx).status, 200);
   EXPECT_TRUE(c->drained());
-}
-
-std::string tcp_exchange(uint16_t port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    (void)!write(fd, request.data(), request.size());
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return reply;
-}
-
-uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // The same through the server, as anylbd wires it: over TCP, POST /drain is

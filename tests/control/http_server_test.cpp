@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/api/http_server.h"
+#include "tests/control/loopback.h"
 
 namespace anylb {
 namespace {
@@ -36,40 +37,6 @@ struct TempDir {
     std::filesystem::remove_all(path, ec);
   }
 };
-
-// A loopback port nothing listens on now (the kernel's pick), so parallel runs
-// do not collide.
-uint16_t free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  uint16_t port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0) {
-    port = ntohs(a.sin_port);
-  }
-  close(fd);
-  return port;
-}
-
-std::string tcp_exchange(uint16_t port, const std::string& request) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string reply;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
-    (void)!write(fd, request.data(), request.size());
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-  }
-  close(fd);
-  return reply;
-}
 
 HttpResponse echo(const HttpRequest& r) {
   return HttpResponse{200, "text/plain", r.method + " " + r.path + " " + r.body};
