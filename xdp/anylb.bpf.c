@@ -1365,9 +1365,9 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	__u32 src4 = 0;
 	__u8 arrived_on[6] __attribute__((aligned(4)));
 	__u32 ip_len, outer_len, l2_len, inner_len, flen, trailing;
-	__u16 outer_ethertype, udp_len, sport;
+	__u16 outer_ethertype, udp_len, sport, outer_id = 0;
 	__u8 proto;
-	int is_v4, gue;
+	int is_v4, gue, outer_df;
 	__u8 *e, *h, *udp;
 
 	if (!v || !b)
@@ -1392,6 +1392,15 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 	if (!e)
 		return ANYLB_DROP_NO_HEADROOM;
 	copy6(arrived_on, e); /* the old destination MAC: ours */
+	/* outer_id(): the inner IPv4 header's ID, as it lies in memory, when the
+	 * outer header may be fragmented (no DF); read before the head moves. */
+	outer_df = v->family == 6 || v->df;
+	if (is_v4 && !outer_df) {
+		h = pkt(data, data_end, v->l3_off, 20);
+		if (!h)
+			return ANYLB_DROP_NO_HEADROOM; /* not seen: parse checked the length */
+		outer_id = *(const word16 *)(h + 4);
+	}
 	flen = (__u32)((long)data_end - (long)data);
 	trailing = flen - ((__u32)v->l3_off + inner_len); /* Ethernet padding */
 	if (trailing > flen)
@@ -1427,9 +1436,9 @@ static __always_inline int encap(struct xdp_md *ctx, const struct view *v,
 		 * sum comes out byte-swapped exactly when its input was, so it is
 		 * stored as it comes out (RFC 1071, section 2(B)). */
 		__u16 total_len = (__u16)(outer_len + inner_len);
-		__u16 flags = (v->family == 6 || v->df) ? 0x4000 : 0;
+		__u16 flags = outer_df ? 0x4000 : 0;
 		__u32 w0 = 0x45u | ((__u32)v->tos << 8) | ((__u32)bpf_htons(total_len) << 16);
-		__u32 w1 = (__u32)bpf_htons(flags) << 16; /* id 0 */
+		__u32 w1 = ((__u32)bpf_htons(flags) << 16) | outer_id;
 		__u32 w2 = OUTER_TTL | ((__u32)proto << 8); /* checksum 0 */
 		__u32 w3 = src4, w4 = get32(b->addr);
 

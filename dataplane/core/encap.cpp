@@ -54,12 +54,12 @@ anylb_drop_reason prepare(PacketBuffer& buf, const PacketView& view, uint32_t ou
 }
 
 void write_ipv4(uint8_t* h, const IpAddress& src, const IpAddress& dst, uint8_t proto,
-                uint16_t total_len, uint8_t tos, bool df) {
+                uint16_t total_len, uint8_t tos, bool df, uint16_t id) {
   const uint16_t flags = df ? 0x4000 : 0;
   h[0] = 0x45;
   h[1] = tos;
   store_be16(h + 2, total_len);
-  store_be16(h + 4, 0);  // id: unused with DF; with fragmentation allowed, routers number
+  store_be16(h + 4, id);
   store_be16(h + 6, flags);
   h[8] = kOuterTtl;
   h[9] = proto;
@@ -69,7 +69,8 @@ void write_ipv4(uint8_t* h, const IpAddress& src, const IpAddress& dst, uint8_t 
   // written: the store-to-load forwarding stall showed up in profiles.
   const uint8_t* s = src.bytes.data();
   const uint8_t* d = dst.bytes.data();
-  uint32_t sum = ((0x45u << 8) | tos) + total_len + flags + ((uint32_t{kOuterTtl} << 8) | proto);
+  uint32_t sum = ((0x45u << 8) | tos) + total_len + id + flags +
+                 ((uint32_t{kOuterTtl} << 8) | proto);
   sum += ((uint32_t{s[0]} << 8) | s[1]) + ((uint32_t{s[2]} << 8) | s[3]);
   sum += ((uint32_t{d[0]} << 8) | d[1]) + ((uint32_t{d[2]} << 8) | d[3]);
   store_be16(h + 10, csum_finish(sum));
@@ -90,6 +91,15 @@ void write_ipv6(uint8_t* h, const IpAddress& src, const IpAddress& dst, uint8_t 
 }
 
 bool outer_df(const PacketView& view) { return view.family == 6 || view.dont_fragment; }
+
+// The outer IPv4 ID. With DF the packet is atomic and the ID unused (RFC
+// 6864); without, a router may fragment it, and fragments of different
+// packets between the same two addresses must not share an ID. The inner
+// IPv4 header's ID (outer_df() is false only for IPv4 inside) is numbered by
+// its sender for exactly that, so it carries over.
+uint16_t outer_id(const PacketView& view, const uint8_t* inner) {
+  return outer_df(view) ? 0 : load_be16(inner + 4);
+}
 
 }  // namespace
 
@@ -127,7 +137,7 @@ anylb_drop_reason encap_ipip(PacketBuffer& buf, const PacketView& view, const Ip
   const uint8_t proto = view.family == 4 ? kProtoIpip : kProtoIpv6;
   if (backend.is_v4()) {
     write_ipv4(l.outer, src, backend, proto, static_cast<uint16_t>(outer_len + l.inner_len),
-               view.tos, outer_df(view));
+               view.tos, outer_df(view), outer_id(view, l.inner));
   } else {
     write_ipv6(l.outer, src, backend, proto, static_cast<uint16_t>(l.inner_len), view.tos,
                flow_hash);
@@ -154,7 +164,7 @@ anylb_drop_reason encap_gue(PacketBuffer& buf, const PacketView& view, const IpA
     // A zero UDP checksum is valid over IPv4 (RFC 768) and what fou expects;
     // the inner packet carries its own checksums end to end.
     write_ipv4(l.outer, src, backend, kProtoUdp, static_cast<uint16_t>(ip_len + udp_len), view.tos,
-               outer_df(view));
+               outer_df(view), outer_id(view, l.inner));
   } else {
     // IPv6 requires a UDP checksum (RFC 8200 8.1; the zero-checksum exception
     // of RFC 6935 needs per-tunnel opt-in on the receiver), so compute it.

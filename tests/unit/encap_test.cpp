@@ -41,10 +41,10 @@ Bytes l2(uint16_t ethertype, std::optional<uint16_t> vlan = std::nullopt) {
 }
 
 Bytes outer4(const IpAddress& src, const IpAddress& dst, uint8_t proto, uint16_t total, uint8_t tos,
-             bool df) {
+             bool df, uint16_t id = 0) {
   Bytes h{0x45, tos};
   put16(h, total);
-  put16(h, 0);
+  put16(h, id);
   put16(h, df ? 0x4000 : 0);
   h.push_back(64);
   h.push_back(proto);
@@ -119,17 +119,23 @@ TEST(Encap, Ipv4InIpv4) {
   EXPECT_TRUE(ipv4_header_checksum_ok(Bytes(r.frame.begin() + 14, r.frame.end())));
 }
 
-TEST(Encap, Ipv4InIpv4KeepsVlanAndClearsDfWhenInnerAllowsFragments) {
-  const Bytes inner = ipv4(ip("198.51.100.7"), ip("192.0.2.10"), kIpProtoUdp, udp(5000, 53),
-                           Ipv4Opts{.df = false});
-  const auto r = run(ANYLB_ENCAP_IPIP, eth(inner, kEthertypeIpv4, 0x0123), ip("10.1.0.2"), 1);
-  ASSERT_EQ(r.reason, ANYLB_DROP_NONE);
-  const Bytes expected = concat(
-      {l2(0x0800, 0x0123),
-       outer4(ip("10.100.0.1"), ip("10.1.0.2"), 4, static_cast<uint16_t>(20 + inner.size()), 0,
-              false),
-       inner});
-  EXPECT_EQ(r.frame, expected);
+// Without DF a router may fragment the outer packet, and fragments of two
+// packets between the same addresses must not share an ID: the outer header
+// carries the inner one's, which its sender numbers per packet.
+TEST(Encap, Ipv4InIpv4KeepsVlanAndClearsDfAndCarriesTheIdWhenInnerAllowsFragments) {
+  for (uint16_t id : {0x1234, 0xbeef}) {
+    const Bytes inner = ipv4(ip("198.51.100.7"), ip("192.0.2.10"), kIpProtoUdp, udp(5000, 53),
+                             Ipv4Opts{.df = false, .id = id});
+    const auto r = run(ANYLB_ENCAP_IPIP, eth(inner, kEthertypeIpv4, 0x0123), ip("10.1.0.2"), 1);
+    ASSERT_EQ(r.reason, ANYLB_DROP_NONE);
+    const Bytes expected = concat(
+        {l2(0x0800, 0x0123),
+         outer4(ip("10.100.0.1"), ip("10.1.0.2"), 4, static_cast<uint16_t>(20 + inner.size()), 0,
+                false, id),
+         inner});
+    EXPECT_EQ(r.frame, expected);
+    EXPECT_TRUE(ipv4_header_checksum_ok(Bytes(r.frame.begin() + 18, r.frame.end())));
+  }
 }
 
 TEST(Encap, Ipv4InIpv6) {
