@@ -136,7 +136,6 @@ Result<bool> XdpStateWriter::read_back() {
 }
 
 ForwardingState XdpStateWriter::running_state() const {
-  constexpr uint32_t kUnknownWeight = UINT32_MAX;  // config weights are 0..65535
   ForwardingState st;
   for (const auto& [k, id] : vip_index_) {
     if (id >= vips_.size() || !vips_[id].entry.present) continue;
@@ -153,6 +152,10 @@ ForwardingState XdpStateWriter::running_state() const {
     v.protocol = key.protocol;
     v.encap = static_cast<anylb_encap>(shadow.entry.encap);
     if (shadow.entry.table_size != 0) v.table.slots = shadow.half[shadow.entry.active & 1];
+    // Weights are not in the maps, and a crash between a backend's write and
+    // its table's flip leaves them out of step: the next build makes every
+    // table afresh and only diffs against this one.
+    v.table_inputs_known = false;
   }
   for (uint32_t id = 0; id < backends_.size(); ++id) {
     const anylb_backend& m = backends_[id];
@@ -165,10 +168,6 @@ ForwardingState XdpStateWriter::running_state() const {
     std::memcpy(b.address.bytes.data(), m.addr, 16);
     b.address.family = m.family;
     b.state = static_cast<anylb_backend_state>(m.state);
-    // The weight a table was built with is not in the maps. One no config
-    // can give makes the next build rebuild every table that had a backend
-    // in it rather than take the running one as built from its inputs.
-    b.weight = kUnknownWeight;
     if (m.vip_id < st.vips.size() && st.vips[m.vip_id].present) {
       st.vips[m.vip_id].backend_ids.push_back(id);
     }

@@ -42,7 +42,8 @@ class XdpStateWriter {
   // VIPs (by address, port, protocol) and backends (by VIP and address) and
   // each VIP's active table. A restarted control process builds its first
   // state over this, so the ids that flow entries hold keep their meaning.
-  // Names and weights are not in the maps and come back empty.
+  // Names and weights are not in the maps and come back empty; the tables are
+  // marked as of unknown inputs, so a build over them rebuilds every one.
   ForwardingState running_state() const;
 
  private:

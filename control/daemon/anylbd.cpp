@@ -85,11 +85,13 @@ int main(int argc, char** argv) {
   const anylb::ApiConfig api = config->api;
   anylb::Controller controller(*config, std::move(*dataplane), std::move(speaker));
   std::mutex mu;
+  bool started = false;  // under mu: until then the fast path may not exist
 
   anylb::ApiContext ctx{config_path, now_ms};
   anylb::HttpServer server;
   if (auto ok = server.start(api.socket, api.tcp_port, [&](const anylb::HttpRequest& r) {
         std::lock_guard lock(mu);
+        if (!started) return anylb::HttpResponse{503, "application/json", "{\"error\":\"starting\"}\n"};
         auto resp = anylb::handle_api(r, controller, ctx);
         if (r.method == "POST") {
           log(resp.status < 400 ? Level::Info : Level::Warn, "api",
@@ -114,6 +116,7 @@ int main(int argc, char** argv) {
       log(Level::Error, "start failed", fmt::format("error=\"{}\"", ok.error().message));
       return 1;
     }
+    started = true;
   }
   log(Level::Info, "started",
       fmt::format("node={} dataplane={} vips={} speaker={}", config->node.name,

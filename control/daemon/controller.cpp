@@ -93,7 +93,13 @@ Result<bool> Controller::rebuild(uint64_t now_ms) {
   }
   if (!built) return built.error();
   if (ready_) {
-    if (auto ok = dataplane_->publish(config_, *built); !ok) return ok.error();
+    if (auto ok = dataplane_->publish(config_, *built); !ok) {
+      // Some of it may be in the fast path already. Whatever the caller puts
+      // back (a refused reload restores the old config) is published again
+      // on the next tick, over what the maps now hold.
+      rebuild_pending_ = true;
+      return ok.error();
+    }
   }
   state_ = std::move(*built);
   past_grace_in_tables_ = count_past_drain_grace(now_ms);
@@ -137,10 +143,14 @@ std::vector<HealthChange> Controller::tick(uint64_t now_ms, int wait_ms) {
 }
 
 std::string Controller::route_key(const VipConfig& v) const {
-  // BIRD holds a static protocol per VIP, so a route is a VIP. ExaBGP is told
-  // prefixes, and VIPs on one address (other ports) share theirs.
-  if (config_.bgp.speaker == SpeakerKind::ExaBgp) {
-    return v.address.to_string() + (v.address.is_v6() ? "/128" : "/32");
+  // What the speaker acts on. ExaBGP is told prefixes, and VIPs on one
+  // address (other ports) share theirs. BIRD holds a static protocol per VIP,
+  // named from the VIP's name: a reload that renames web-1 to web_1 keeps the
+  // same protocol, so it must stay one route.
+  switch (config_.bgp.speaker) {
+    case SpeakerKind::ExaBgp: return v.address.to_string() + (v.address.is_v6() ? "/128" : "/32");
+    case SpeakerKind::Bird: return bird_protocol_name(config_.bgp.protocol_prefix, v.name);
+    case SpeakerKind::None: break;
   }
   return v.name;
 }
@@ -188,19 +198,22 @@ void Controller::announce(uint64_t now_ms) {
     told_[key] = want;
     route_errors_.erase(key);
   }
+  // A route no VIP has any more is forgotten once it is withdrawn, or if
+  // the speaker never took it (a first announcement refused).
+  std::set<std::string> live;
+  for (const auto& [name, key] : route_of_) live.insert(key);
+  for (auto it = routes_.begin(); it != routes_.end();) {
+    auto told = told_.find(it->first);
+    const bool done = !live.count(it->first) && (told == told_.end() || !told->second);
+    if (done) {
+      route_errors_.erase(it->first);
+      if (told != told_.end()) told_.erase(told);
+    }
+    it = done ? routes_.erase(it) : std::next(it);
+  }
   speaker_error_.clear();
   for (const auto& [key, e] : route_errors_) {
     speaker_error_ += (speaker_error_.empty() ? "" : "; ") + e.message;
-  }
-  std::set<std::string> live;
-  for (const auto& [name, key] : route_of_) live.insert(key);
-  for (auto it = told_.begin(); it != told_.end();) {
-    const bool done = !live.count(it->first) && !it->second;
-    if (done) {
-      routes_.erase(it->first);
-      route_errors_.erase(it->first);
-    }
-    it = done ? told_.erase(it) : std::next(it);
   }
 }
 
@@ -218,6 +231,10 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   restart_note(next.api.socket != config_.api.socket || next.api.tcp_port != config_.api.tcp_port,
                "[api]");
   restart_note(!same_dpdk(next.dpdk, config_.dpdk), "[dpdk]");
+  // A new seed moves nearly every flow to another group and Maglev slot: the
+  // flow table would lose every connection. Only a restart of every node of
+  // the PoP together, in a quiet hour, should do that.
+  restart_note(next.node.hash_seed != config_.node.hash_seed, "node.hash_seed");
   restart_note(next.bgp.protocol_prefix != config_.bgp.protocol_prefix ||
                    next.bgp.exabgp_pipe != config_.bgp.exabgp_pipe,
                "bgp.protocol_prefix or bgp.exabgp_pipe");
@@ -231,6 +248,7 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
   config_.node.dataplane = old.node.dataplane;
   config_.node.interface = old.node.interface;
   config_.node.flow_table_entries = old.node.flow_table_entries;
+  config_.node.hash_seed = old.node.hash_seed;
   config_.bgp.speaker = old.bgp.speaker;
   config_.bgp.bird_socket = old.bgp.bird_socket;
   config_.api = old.api;

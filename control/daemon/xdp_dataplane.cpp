@@ -33,10 +33,11 @@ class XdpDataplane : public Dataplane {
     interface_ = config.node.interface;
     pin_dir_ = pin_dir_for(pin_root_, interface_);
     flow_entries_ = config.node.flow_table_entries;
-    if (auto ok = load(make_node_config(*checked, flow_timeouts_from_config(config.timeouts)));
-        !ok) {
-      return ok.error();
-    }
+    node_ = make_node_config(*checked, flow_timeouts_from_config(config.timeouts));
+    auto loaded = load(node_);
+    if (!loaded) return loaded.error();
+    program_ = std::move(loaded->first);
+    writer_.emplace(std::move(loaded->second));
     return std::optional<ForwardingState>(writer_->running_state());
   }
 
@@ -50,27 +51,38 @@ class XdpDataplane : public Dataplane {
   // reload changes them, a program with the new ones is loaded over the same
   // pinned maps and swapped in, as `anylbctl xdp apply` does: the flows stay.
   Result<bool> publish(const Config& config, const ForwardingState& state) override {
+    if (!writer_) {
+      // A failed swap could not read the maps back: write nothing blind.
+      auto w = XdpStateWriter::open(program_->maps());
+      if (!w) return make_error("xdp: maps unreadable since a failed program swap: " + w.error().message);
+      writer_.emplace(std::move(*w));
+    }
     const anylb_node_config node =
         make_node_config(state, flow_timeouts_from_config(config.timeouts));
     if (std::memcmp(&node, &node_, sizeof node) == 0) {
       if (auto ok = writer_->publish(state); !ok) return ok.error();
       return true;
     }
-    // Until the swap, the attached program is the old one; on a failure it
-    // stays, with a writer that reads back what the new one wrote.
-    auto old_program = std::move(program_);
-    const anylb_node_config old_node = node_;
-    auto keep_old = [&](const Error& e) -> Result<bool> {
-      program_ = std::move(old_program);
-      node_ = old_node;
-      if (auto w = XdpStateWriter::open(program_->maps()); w) writer_.emplace(std::move(*w));
-      return e;
-    };
-    if (auto ok = load(node); !ok) return keep_old(ok.error());
-    if (auto ok = writer_->publish(state); !ok) return keep_old(ok.error());
-    if (auto ok = attach_xdp(*program_, interface_, pin_dir_, false); !ok) {
-      return keep_old(ok.error());
+    auto loaded = load(node);
+    if (!loaded) return loaded.error();
+    auto& [program, writer] = *loaded;
+    std::optional<Error> failed;
+    if (auto published = writer.publish(state); !published) {
+      failed = published.error();
+    } else if (auto attached = attach_xdp(*program, interface_, pin_dir_, false); !attached) {
+      failed = attached.error();
     }
+    if (failed) {
+      // The old program stays attached. The new writer may have written some
+      // of `state` into the shared maps: the old writer reads them back, so
+      // its next publish (the caller retries) diffs against what is there.
+      writer_.reset();
+      if (auto w = XdpStateWriter::open(program_->maps()); w) writer_.emplace(std::move(*w));
+      return *failed;
+    }
+    program_ = std::move(program);
+    writer_.emplace(std::move(writer));
+    node_ = node;
     return true;
   }
 
@@ -86,17 +98,16 @@ class XdpDataplane : public Dataplane {
   void stop() override {}
 
  private:
-  // The program with `node` as its knobs, over the maps pinned in pin_dir_
+  // A program with `node` as its knobs, over the maps pinned in pin_dir_
   // (created there on the first load), and a writer that has read them back.
-  Result<bool> load(const anylb_node_config& node) {
+  // The writer holds the program's map fds: the two live and die together.
+  Result<std::pair<std::unique_ptr<XdpProgram>, XdpStateWriter>> load(
+      const anylb_node_config& node) {
     auto program = XdpProgram::load(node, flow_entries_, pin_dir_);
     if (!program) return program.error();
     auto writer = XdpStateWriter::open((*program)->maps());
     if (!writer) return writer.error();
-    program_ = std::move(*program);
-    writer_.emplace(std::move(*writer));
-    node_ = node;
-    return true;
+    return std::make_pair(std::move(*program), std::move(*writer));
   }
 
   std::string pin_root_;

@@ -93,7 +93,7 @@ namespace {
 // these backends (ids, addresses, weights, in order) and size.
 bool same_table_inputs(const Vip& old, const ForwardingState& previous,
                        const std::vector<MaglevBackend>& in_table, uint32_t table_size) {
-  if (old.table.slots.size() != table_size) return false;
+  if (!old.table_inputs_known || old.table.slots.size() != table_size) return false;
   size_t k = 0;
   for (uint32_t id : old.backend_ids) {
     const Backend* b = previous.backend(id);

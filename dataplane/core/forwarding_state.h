@@ -83,6 +83,10 @@ struct Vip {
   std::vector<uint32_t> backend_ids;  // active, draining and down alike
   MaglevTable table;
   std::vector<uint32_t> changed_slots;  // versus the previous state's table of this VIP
+  // False for a table read back from a fast path (the XDP maps after a
+  // restart): what it was built from is not known, so a build over it never
+  // keeps it as it is, only diffs against it.
+  bool table_inputs_known = true;
 };
 
 // Lookup keys: fixed layout, no padding, compared bytewise.

@@ -315,11 +315,13 @@ TEST(Controller, AReloadThatTurnsAHealthCheckOffPutsItsBackendsBack) {
 // Fails every publish while `fail` is set.
 class FlakyDataplane : public Dataplane {
  public:
-  explicit FlakyDataplane(bool* fail) : fail_(fail) {}
+  explicit FlakyDataplane(bool* fail, int* published = nullptr)
+      : fail_(fail), published_(published) {}
   const char* kind() const override { return "flaky"; }
   Result<bool> start(const Config&, const ForwardingState&) override { return true; }
   Result<bool> publish(const Config&, const ForwardingState&) override {
     if (*fail_) return make_error("map write failed");
+    if (published_) ++*published_;
     return true;
   }
   Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {
@@ -330,6 +332,7 @@ class FlakyDataplane : public Dataplane {
 
  private:
   bool* fail_;
+  int* published_;
 };
 
 TEST(Controller, AFailedPublishIsTriedAgainUntilItGoesThrough) {
@@ -387,6 +390,70 @@ TEST(Controller, AnOperatorWeightLastsUntilTheConfigChangesTheBackendsWeight) {
   ASSERT_TRUE(f.c->reload(config(text), 300).ok());
   EXPECT_EQ(weight_of("10.1.0.1"), 300u);
   EXPECT_EQ(weight_of("10.1.0.2"), 7u);
+}
+
+// A publication that fails may have written part of the new state: a refused
+// reload puts the old config back, and the next tick publishes it again.
+TEST(Controller, ARefusedReloadsPartialPublicationIsUndoneOnTheNextTick) {
+  bool fail = false;
+  int published = 0;
+  Fixture f;
+  f.c = std::make_unique<Controller>(config(), std::make_unique<FlakyDataplane>(&fail, &published),
+                                     std::make_unique<FakeSpeaker>(&f.log));
+  ASSERT_TRUE(f.c->start(0).ok());
+  std::string text = kBase;
+  text.replace(text.find("address = \"10.2.0.1\""), 20,
+               "address = \"10.2.0.1\"\n[[vip.backend]]\naddress = \"10.2.0.9\"");
+  fail = true;
+  EXPECT_FALSE(f.c->reload(config(text), 100).ok());
+  EXPECT_EQ(f.c->config().vips[1].backends.size(), 1u);  // the old config
+  fail = false;
+  f.c->tick(200, 0);
+  EXPECT_EQ(published, 1) << "the running state published again over what the maps hold";
+  EXPECT_TRUE(f.c->publish_error().empty());
+}
+
+TEST(Controller, AReloadKeepsTheRunningHashSeed) {
+  Fixture f;
+  ASSERT_TRUE(f.c->start(0).ok());
+  const uint32_t seed = f.c->config().node.hash_seed;
+  std::string text = kBase;
+  text.replace(text.find("name = \"t\""), 10, "name = \"t\"\nhash_seed = 12345");
+  auto notes = f.c->reload(config(text), 100);
+  ASSERT_TRUE(notes.ok()) << notes.error().message;
+  ASSERT_EQ(notes->size(), 1u);
+  EXPECT_NE((*notes)[0].find("node.hash_seed"), std::string::npos);
+  EXPECT_EQ(f.c->config().node.hash_seed, seed);
+  EXPECT_EQ(f.c->state().hash_seed, seed);
+}
+
+TEST(Controller, ARouteNeverTakenIsForgottenWithItsVip) {
+  Fixture f;
+  f.log.refuse = {"dns"};
+  ASSERT_TRUE(f.c->start(0).ok());
+  ASSERT_FALSE(f.c->speaker_error().empty());
+  std::string text = kBase;
+  text.erase(text.find("[[vip]]\nname = \"dns\""));
+  ASSERT_TRUE(f.c->reload(config(text), 100).ok());
+  EXPECT_TRUE(f.c->speaker_error().empty()) << f.c->speaker_error();
+}
+
+// BIRD drives a protocol named from the VIP: a rename that maps to the same
+// protocol is the same route, not a new one announced and an old withdrawn.
+TEST(Controller, ABirdRenameToTheSameProtocolKeepsTheRoute) {
+  std::string text = kBase;
+  text.replace(text.find("[bgp]\n"), 6, "[bgp]\nspeaker = \"bird\"\n");
+  text.replace(text.find("name = \"web\""), 12, "name = \"web-1\"");
+  Fixture f(text);
+  ASSERT_TRUE(f.c->start(0).ok());
+  ASSERT_TRUE(f.announced("web-1"));
+  const size_t calls = f.log.calls.size();
+  std::string renamed = text;
+  renamed.replace(renamed.find("name = \"web-1\""), 14, "name = \"web_1\"");
+  ASSERT_TRUE(f.c->reload(config(renamed), 100).ok());
+  EXPECT_EQ(f.log.calls.size(), calls) << "last call: " << f.log.calls.back().first << " "
+                                       << f.log.calls.back().second;
+  EXPECT_TRUE(f.announced("web_1"));
 }
 
 // ExaBGP is told prefixes: two VIPs on one address share one route.

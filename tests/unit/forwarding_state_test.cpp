@@ -154,5 +154,26 @@ TEST(ForwardingState, UnchangedVipKeepsItsTableWithoutARebuild) {
   EXPECT_FALSE(drained.find_vip_by_name("dns")->changed_slots.empty());
 }
 
+// A table read back from a fast path is of unknown inputs: a crash between
+// a backend's write (now draining) and its table's flip leaves a table that
+// still names it. A build over it must not keep that table because the
+// backends it can see would give it.
+TEST(ForwardingState, ATableOfUnknownInputsIsNeverKeptAsItIs) {
+  const ForwardingState built = build_or_die(test_spec());
+  ForwardingState read_back = built;
+  Vip& any = read_back.vips[read_back.find_vip_by_name("any")->id];
+  read_back.backends[any.backend_ids[0]].state = ANYLB_BACKEND_DRAINING;  // its table: not flipped
+  any.table_inputs_known = false;
+  StateSpec s = test_spec();
+  s.vips[3].backends[0].state = ANYLB_BACKEND_DRAINING;  // "any": no active backend left
+  const ForwardingState after = build_or_die(s, &read_back);
+  for (uint32_t slot : after.find_vip_by_name("any")->table.slots) {
+    ASSERT_EQ(slot, ANYLB_INVALID_ID);
+  }
+  EXPECT_FALSE(after.find_vip_by_name("any")->changed_slots.empty());
+  // Another VIP whose table's inputs are known and unchanged keeps its table.
+  EXPECT_TRUE(after.find_vip_by_name("dns")->changed_slots.empty());
+}
+
 }  // namespace
 }  // namespace anylb::test
