@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "control/cli/cli_args.h"
 #include "control/cli/daemon_client.h"
 #include "control/cli/lookup.h"
 #include "control/cli/replay.h"
@@ -29,35 +30,45 @@ void print_warnings(const anylb::Config& cfg) {
   for (const auto& w : cfg.warnings) std::fprintf(stderr, "warning: %s\n", w.c_str());
 }
 
-}  // namespace
+// Every integer option and argument is decimal, whatever CLI11 would make of
+// "050" (cli_args.h).
+const CLI::Validator kDecimal([](std::string& text) { return anylb::decimal_arg(text); }, "");
+const CLI::Validator kDecimalFraction(
+    [](std::string& text) { return anylb::decimal_arg(text, true); }, "");
+const CLI::Validator kConfigPath(anylb::non_empty_path_arg, "");
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   CLI::App app{"anylbctl: inspect and drive an anylb load balancer"};
   app.require_subcommand(1);
   std::string config_path;
 
   auto* validate = app.add_subcommand("validate", "Check a config file and print its warnings");
-  validate->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  validate->add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(kConfigPath);
 
   auto* sim = app.add_subcommand(
       "simulate", "Push synthetic flows through the decision function and show the spread");
-  sim->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  sim->add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(kConfigPath);
   uint32_t flows = 10000;
   std::vector<std::string> removes, adds, weights, drains;
-  sim->add_option("--flows,-n", flows, "flows per VIP")->check(CLI::Range(1u, 2000000u));
+  sim->add_option("--flows,-n", flows, "flows per VIP")
+      ->transform(kDecimal)
+      ->check(CLI::Range(1u, 2000000u));
   sim->add_option("--remove", removes, "remove a backend (every VIP listing it)");
   sim->add_option("--add", adds, "add a backend (every VIP of its address family)");
   sim->add_option("--weight", weights, "set a backend's weight: ADDRESS=WEIGHT");
   sim->add_option("--drain", drains, "set a backend to draining");
 
   auto* lookup = app.add_subcommand("lookup", "Which backend a flow goes to, and why");
-  lookup->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  lookup->add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(kConfigPath);
   anylb::LookupQuery q;
   lookup->add_option("proto", q.protocol, "tcp or udp")->required();
   lookup->add_option("src", q.src, "client address")->required();
-  lookup->add_option("sport", q.sport, "client port")->required();
+  lookup->add_option("sport", q.sport, "client port")->required()->transform(kDecimal);
   lookup->add_option("dst", q.dst, "VIP address")->required();
-  lookup->add_option("dport", q.dport, "VIP port")->required();
+  lookup->add_option("dport", q.dport, "VIP port")->required()->transform(kDecimal);
   bool lookup_live = false;
   lookup->add_flag("--live", lookup_live, "ask the running anylbd (its state, health applied)");
 
@@ -74,22 +85,29 @@ int main(int argc, char** argv) {
   daemon_cmd("vips", "Each VIP: route announced or not and why, healthy backends, traffic");
   daemon_cmd("backends", "Each backend: health, weight, state, traffic, last check");
   auto* drain = daemon_cmd("drain", "Withdraw every VIP of this node; flows keep being forwarded");
-  drain->add_option("--watch", dc.count, "then show the traffic bleeding off, for N seconds");
+  drain->add_option("--watch", dc.count, "then show the traffic bleeding off, for N seconds")
+      ->transform(kDecimal);
   daemon_cmd("undrain", "Announce the VIPs again (as their health allows)");
   daemon_cmd("reload", "Re-read the config file; on error nothing changes");
   auto* weight = daemon_cmd("weight", "Set a backend's weight at run time");
   weight->add_option("vip", dc.vip, "VIP name")->required();
   weight->add_option("backend", dc.backend, "backend address")->required();
-  weight->add_option("weight", dc.weight, "0..65535")->required();
+  weight->add_option("weight", dc.weight, "0..65535")
+      ->required()
+      ->transform(kDecimal)
+      ->check(CLI::Range(0, 65535));
   auto* top = daemon_cmd("top", "Live rates per VIP, refreshed");
   top->add_option("--interval", dc.interval_s, "seconds between refreshes")
+      ->transform(kDecimalFraction)
       ->check(CLI::Range(0.1, 3600.0));
-  top->add_option("--count", dc.count, "refreshes, then exit (0: until interrupted)");
+  top->add_option("--count", dc.count, "refreshes, then exit (0: until interrupted)")
+      ->transform(kDecimal);
   lookup->add_option("--socket,-s", dc.socket, "anylbd's admin socket (with --live)");
 
   auto* replay = app.add_subcommand(
       "replay", "Run a capture through the model or the BPF program; write what it sends");
-  replay->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  replay->add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(kConfigPath);
   std::string replay_in, replay_out, replay_path = "model";
   replay->add_option("--in", replay_in, "input pcap (Ethernet)")->required();
   replay->add_option("--out", replay_out, "output pcap: the frames sent (tx and reply)")->required();
@@ -99,7 +117,8 @@ int main(int argc, char** argv) {
   xdp->require_subcommand(1);
   auto* xdp_apply = xdp->add_subcommand(
       "apply", "Load (or update) the program and its tables; keeps flows across restarts");
-  xdp_apply->add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  xdp_apply->add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(kConfigPath);
   bool generic = false;
   xdp_apply->add_flag("--generic", generic, "attach in generic (skb) mode instead of native");
   auto* xdp_stop = xdp->add_subcommand("stop", "Detach the program and remove its pinned maps");
@@ -229,4 +248,15 @@ int main(int argc, char** argv) {
   if (!result) return fail(result.error().message);
   std::fputs(anylb::format_simulation(*result, !changes.empty()).c_str(), stdout);
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    // A bug of ours, not the operator's input: still one line, not an abort.
+    return fail(std::string("internal error: ") + e.what());
+  }
 }

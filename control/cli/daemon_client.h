@@ -1,6 +1,8 @@
 // anylbctl's commands against the running anylbd, through its admin API on
 // the Unix socket: status, vips, backends, drain/undrain, reload, weight,
-// top, and lookup --live. Each prints what it got and returns the exit status.
+// top, and lookup --live. Each prints what it got and returns the exit status;
+// an error, or a reply it cannot read (a field missing or of another type),
+// is one line on stderr naming the socket and the field, and status 2.
 #pragma once
 
 #include <cstdint>

@@ -21,6 +21,8 @@ struct ReplaySummary {
 
 // capture_clock: decide with the capture's timestamps (the model can; the BPF
 // program always reads the kernel clock) rather than the monotonic clock.
+// The output may not be "-", the input, or the file `lines` goes to; a
+// failed write of it (disk full) is an error naming it.
 Result<ReplaySummary> replay_pcap(FrameDecider& decider, const std::string& in_path,
                                   const std::string& out_path, bool capture_clock,
                                   std::FILE* lines);

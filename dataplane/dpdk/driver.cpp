@@ -100,6 +100,8 @@ Result<std::unique_ptr<Driver>> Driver::start(const DriverOptions& o, Forwarding
         if (ex_probed) close_port(PortSetup{*ex_id, "", 1, false, 0, 0, true, ""});
         return ex.error();
       }
+      // Before any error path: close_port removes a device only if we probed it.
+      ex->probed = ex_probed;
       // The kernel side answers for the port, so it must own the port's MAC
       // (set once started: net_tap applies it to the kernel interface then).
       // A port without a MAC of its own (net_ring) leaves the TAP its own.
@@ -111,7 +113,6 @@ Result<std::unique_ptr<Driver>> Driver::start(const DriverOptions& o, Forwarding
                             "': cannot take the port's MAC address: " + rte_strerror(-rc));
         }
       }
-      ex->probed = ex_probed;
       d->exception_ports_.push_back(*ex);
       exception_id = ex->port_id;
     }

@@ -4,6 +4,7 @@
 #include <rte_errno.h>
 
 #include <cctype>
+#include <string_view>
 
 namespace anylb::dpdk {
 
@@ -39,9 +40,12 @@ Result<bool> init_eal(const EalOptions& options) {
 }
 
 bool is_pci_address(const std::string& device) {
+  // Devargs follow the first comma ("0000:03:00.0,txq_inline=128"), as
+  // find_or_probe_port reads the name.
+  const std::string_view address = std::string_view(device).substr(0, device.find(','));
   // BB:DD.F with an optional DDDD: domain in front; hex digits only.
   size_t colons = 0, dots = 0;
-  for (char c : device) {
+  for (char c : address) {
     if (c == ':') {
       ++colons;
     } else if (c == '.') {
@@ -50,7 +54,7 @@ bool is_pci_address(const std::string& device) {
       return false;
     }
   }
-  return (colons == 1 || colons == 2) && dots == 1 && device.back() != '.';
+  return (colons == 1 || colons == 2) && dots == 1 && address.back() != '.';
 }
 
 }  // namespace anylb::dpdk

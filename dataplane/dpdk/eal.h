@@ -30,8 +30,8 @@ std::vector<std::string> eal_arguments(const EalOptions& options);
 // initialise its EAL twice, even after rte_eal_cleanup().
 Result<bool> init_eal(const EalOptions& options);
 
-// True when `device` names a PCI address (DDDD:BB:DD.F or BB:DD.F) rather
-// than a vdev string.
+// True when `device` names a PCI address (DDDD:BB:DD.F or BB:DD.F, with or
+// without devargs after a comma) rather than a vdev string.
 bool is_pci_address(const std::string& device);
 
 }  // namespace anylb::dpdk

@@ -1,14 +1,18 @@
 // anylb-dpdk: runs the DPDK fast path on the config's [dpdk] ports until
 // SIGINT/SIGTERM; SIGHUP reloads the config (a bad one keeps the running
-// state). Prints a stats line every --stats-interval seconds.
+// state, and what only a restart changes gets a note). Prints a stats line
+// every --stats-interval seconds.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "control/cli/cli_args.h"
 #include "control/config/config.h"
 #include "control/tables/state_spec.h"
 #include "dataplane/dpdk/driver.h"
@@ -62,6 +66,31 @@ int fail(const std::string& message) {
   return 1;
 }
 
+void print_warnings(const Config& config) {
+  for (const auto& w : config.warnings) fmt::print(stderr, "anylb-dpdk: warning: {}\n", w);
+}
+
+// SIGHUP: the config file again. A bad one keeps the running state; settings
+// the EAL, ports and flow tables took at start keep their running values,
+// each with a note, so that "published" does not claim what did not happen.
+void reload(const std::string& config_path, const Config& started, Driver& driver) {
+  auto failed = [](const anylb::Error& e) {
+    fmt::print(stderr, "anylb-dpdk: reload failed, keeping the running state: {}\n", e.message);
+  };
+  auto next = anylb::load_config_or_default(config_path);
+  if (!next) return failed(next.error());
+  print_warnings(*next);
+  const std::vector<std::string> notes = anylb::dpdk::settings_fixed_at_start(started, *next);
+  // A new seed would move nearly every flow: it waits for a restart too.
+  next->node.hash_seed = started.node.hash_seed;
+  auto state = anylb::build_state_from_config(*next, &driver.state());
+  if (!state) return failed(state.error());
+  const uint64_t waited_us = driver.publish(std::move(*state));
+  fmt::print("reload: published {} VIP(s); workers released the old state in {} us\n",
+             next->vips.size(), waited_us);
+  for (const auto& n : notes) fmt::print("reload: note: {}\n", n);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -70,17 +99,22 @@ int main(int argc, char** argv) {
   double duration = 0;
   double stats_interval = 5;
   bool dry_run = false;
-  app.add_option("--config,-c", config_path, "config file (default: the embedded one)");
+  // Decimal numbers only, and no empty --config: cli_args.h says why.
+  const CLI::Validator decimal([](std::string& text) { return anylb::decimal_arg(text, true); }, "");
+  app.add_option("--config,-c", config_path, "config file (default: the embedded one)")
+      ->transform(CLI::Validator(anylb::non_empty_path_arg, ""));
   app.add_option("--duration", duration, "stop after this many seconds (0: run until a signal)")
+      ->transform(decimal)
       ->check(CLI::NonNegativeNumber);
   app.add_option("--stats-interval", stats_interval, "seconds between stats lines (0: none)")
+      ->transform(decimal)
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--dry-run", dry_run, "print the EAL arguments and ports, then exit");
   CLI11_PARSE(app, argc, argv);
 
   auto config = anylb::load_config_or_default(config_path);
   if (!config) return fail(config.error().message);
-  for (const auto& w : config->warnings) fmt::print(stderr, "anylb-dpdk: warning: {}\n", w);
+  print_warnings(*config);
   auto state = anylb::build_state_from_config(*config, nullptr);
   if (!state) return fail(state.error().message);
 
@@ -97,6 +131,12 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  // Before the EAL and its threads: a signal during a slow start (probing,
+  // pools) is kept for the loop below rather than killing the process.
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_signal);
+
   if (auto ok = anylb::dpdk::init_eal(eal); !ok) return fail(ok.error().message);
   auto driver = Driver::start(options, std::move(*state));
   if (!driver) return fail(driver.error().message);
@@ -108,10 +148,6 @@ int main(int argc, char** argv) {
              config->vips.size());
   std::fflush(stdout);
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
-  std::signal(SIGHUP, on_signal);
-
   using clock = std::chrono::steady_clock;
   const auto started = clock::now();
   auto last_print = started;
@@ -121,18 +157,7 @@ int main(int argc, char** argv) {
     const auto now = clock::now();
     if (duration > 0 && std::chrono::duration<double>(now - started).count() >= duration) break;
     if (g_reload.exchange(false)) {
-      auto next = anylb::load_config_or_default(config_path);
-      auto built = next ? anylb::build_state_from_config(*next, &(*driver)->state())
-                        : anylb::Result<anylb::ForwardingState>(next.error());
-      if (!built) {
-        fmt::print(stderr, "anylb-dpdk: reload failed, keeping the running state: {}\n",
-                   built.error().message);
-      } else {
-        const uint64_t waited_us = (*driver)->publish(std::move(*built));
-        fmt::print("reload: published {} VIP(s); workers released the old state in {} us\n",
-                   next->vips.size(), waited_us);
-        // Ports, workers and the flow-table size are fixed at start.
-      }
+      reload(config_path, *config, **driver);
       std::fflush(stdout);
     }
     const double since = std::chrono::duration<double>(now - last_print).count();

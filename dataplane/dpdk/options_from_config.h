@@ -2,6 +2,9 @@
 // options: written once for anylb-dpdk and for anylbd's DPDK dataplane.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "control/config/config.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
@@ -12,5 +15,12 @@ EalOptions eal_options_from_config(const Config& config);
 // Without [[dpdk.port]], one net_af_packet port on node.interface (the kernel
 // keeps seeing an af_packet interface's frames: no exception port needed).
 DriverOptions driver_options_from_config(const Config& config);
+
+// What a reload cannot change in a running fast path, one note per setting
+// that differs in `next` ("dpdk.mbufs changed: takes effect on restart"): the
+// EAL, ports and mbuf pool ([dpdk], and node.interface for the default
+// port), the workers' flow tables (node.flow_table_entries, [timeouts]), and
+// node.hash_seed, which would move nearly every flow (anylbd keeps it too).
+std::vector<std::string> settings_fixed_at_start(const Config& running, const Config& next);
 
 }  // namespace anylb::dpdk

@@ -22,17 +22,21 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "control/cli/pcap_file.h"
+#include "control/config/config.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
+#include "dataplane/dpdk/options_from_config.h"
 #include "dataplane/core/packet_view.h"
 #include "dataplane/replay/frame_decider.h"
 #include "tests/unit/frames.h"
 #include "tests/unit/mixed_traffic.h"
+#include "tests/unit/subprocess.h"
 
 namespace anylb::test {
 namespace {
@@ -177,6 +181,62 @@ TEST(DpdkEal, PciAddressesAreToldFromVdevs) {
   EXPECT_FALSE(dpdk::is_pci_address("net_ring0"));
   EXPECT_FALSE(dpdk::is_pci_address("0000:03:00."));
   EXPECT_FALSE(dpdk::is_pci_address(""));
+  // Devargs after the first comma, as find_or_probe_port reads the name.
+  EXPECT_TRUE(dpdk::is_pci_address("0000:03:00.0,txq_inline=128"));
+  EXPECT_TRUE(dpdk::is_pci_address("03:00.1,a=b,c=d"));
+  EXPECT_FALSE(dpdk::is_pci_address(",0000:03:00.0"));
+  EXPECT_FALSE(dpdk::is_pci_address("0000:03:00.,x=1"));
+}
+
+TEST(DpdkEal, APciPortWithDevargsKeepsThePciBus) {
+  Config c;
+  c.dpdk.ports.push_back({"net_null0", "", 0});
+  c.dpdk.ports.push_back({"0000:03:00.0,txq_inline=128", "", 0});
+  const dpdk::EalOptions e = dpdk::eal_options_from_config(c);
+  EXPECT_TRUE(e.pci);
+  const auto args = dpdk::eal_arguments(e);
+  EXPECT_EQ(std::find(args.begin(), args.end(), "--no-pci"), args.end());
+}
+
+// ---- Reload: what only a restart changes is said, one note per setting
+
+TEST(DpdkReload, SettingsFixedAtStartEachGetANote) {
+  Config running;
+  running.node.interface = "eth0";
+  EXPECT_TRUE(dpdk::settings_fixed_at_start(running, running).empty());
+
+  Config next = running;
+  next.vips.emplace_back();  // VIPs and backends are what a reload is for
+  next.node.mtu = 9000;
+  next.dpdk.mbufs += 1;
+  next.dpdk.worker_cpus = {1, 2};
+  next.dpdk.eal_args = {"--log-level", "8"};
+  next.node.flow_table_entries *= 2;
+  next.timeouts.tcp_syn += 1;
+  next.timeouts.udp += 1;
+  next.node.hash_seed += 1;
+  next.node.interface = "eth1";  // the default port's interface: no [[dpdk.port]]
+  EXPECT_EQ(dpdk::settings_fixed_at_start(running, next),
+            (std::vector<std::string>{
+                "dpdk.worker_cpus changed: takes effect on restart",
+                "dpdk.mbufs changed: takes effect on restart",
+                "dpdk.eal_args changed: takes effect on restart",
+                "node.interface (the default port) changed: takes effect on restart",
+                "node.flow_table_entries changed: takes effect on restart",
+                "timeouts.tcp_syn changed: takes effect on restart",
+                "timeouts.udp changed: takes effect on restart",
+                "node.hash_seed changed: takes effect on restart"}));
+
+  // With ports of its own, node.interface opens nothing; a port's place in
+  // the file (its line) is no change.
+  running.dpdk.ports = {{"net_null0", "", 30}};
+  next = running;
+  next.node.interface = "eth1";
+  next.dpdk.ports[0].line = 31;
+  EXPECT_TRUE(dpdk::settings_fixed_at_start(running, next).empty());
+  next.dpdk.ports[0].exception_tap = "anylb0";
+  EXPECT_EQ(dpdk::settings_fixed_at_start(running, next),
+            (std::vector<std::string>{"[[dpdk.port]] changed: takes effect on restart"}));
 }
 
 // ---- Bad setup is an error, not a crash
@@ -197,6 +257,81 @@ TEST(DpdkDriver, TooFewMbufsIsAClearError) {
   ASSERT_FALSE(d.ok());
   EXPECT_NE(d.error().message.find("dpdk.mbufs: 1024 is too few"), std::string::npos)
       << d.error().message;
+}
+
+// ---- anylb-dpdk itself (the built binary, an EAL of its own, a net_null port)
+
+#define NEED_ANYLB_DPDK() \
+  if (tool_path("ANYLB_DPDK").empty()) GTEST_SKIP() << "ANYLB_DPDK not set (meson test sets it)"
+
+TEST(DpdkMain, EmptyConfigAndNumbersThatAreNotDecimalAreRefused) {
+  NEED_ANYLB_DPDK();
+  Subprocess empty(tool_path("ANYLB_DPDK"), {"--config", "", "--dry-run"});
+  EXPECT_NE(empty.wait(), 0);
+  EXPECT_EQ(empty.out(), "") << "the embedded config was used";
+  EXPECT_NE(empty.err().find("--config: an empty path"), std::string::npos) << empty.err();
+  Subprocess hex(tool_path("ANYLB_DPDK"), {"--duration", "0x10", "--dry-run"});
+  EXPECT_NE(hex.wait(), 0);
+  EXPECT_NE(hex.err().find("--duration: '0x10' is not a decimal number"), std::string::npos)
+      << hex.err();
+  Subprocess absent(tool_path("ANYLB_DPDK"), {"--stats-interval", "010", "--dry-run"});
+  EXPECT_EQ(absent.wait(), 0) << absent.err();
+  EXPECT_NE(absent.out().find("eal: anylb "), std::string::npos) << absent.out();
+}
+
+std::string replace_first(std::string text, const std::string& from, const std::string& to) {
+  const size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return at == std::string::npos ? text : text.replace(at, from.size(), to);
+}
+
+TEST(DpdkMain, SignalsDuringStartAndReloadNotesWhatOnlyARestartChanges) {
+  NEED_ANYLB_DPDK();
+  struct Dir {  // removed however the test ends
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("anylb-dpdk-main-" + std::to_string(getpid()));
+    Dir() { std::filesystem::create_directories(path); }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } dir;
+  const std::string path = dir.path / "anylb.toml";
+  const std::string base =
+      std::string(embedded_default_config()) + "\n[[dpdk.port]]\ndevice = \"net_null0\"\n";
+  auto write = [&](const std::string& text) {
+    const std::string tmp = path + ".new";
+    std::ofstream(tmp) << text;
+    std::filesystem::rename(tmp, path);  // never half a file to a reload
+  };
+  write(base);
+
+  Subprocess lb(tool_path("ANYLB_DPDK"),
+                {"--config", path, "--stats-interval", "0", "--duration", "60"});
+  // The EAL is starting: a SIGHUP now is a reload once running, not death.
+  ASSERT_TRUE(lb.wait_for_output("EAL:", 10s, /*on_stderr=*/true)) << lb.err();
+  lb.signal(SIGHUP);
+  ASSERT_TRUE(lb.wait_for_output("reload: published 3 VIP(s)", 20s))
+      << lb.out() << lb.err();
+  EXPECT_NE(lb.out().find("running: 1 worker(s), 3 VIP(s)"), std::string::npos) << lb.out();
+
+  std::string next = replace_first(base, "memory_mb = 256", "memory_mb = 256\nmbufs = 20000");
+  next = replace_first(next, "tcp_syn = 5", "tcp_syn = 6");
+  next = replace_first(next, "table_size = 65537", "table_size = 251");  // a warning
+  write(next);
+  lb.signal(SIGHUP);
+  ASSERT_TRUE(lb.wait_for_output("reload: note: timeouts.tcp_syn changed", 10s))
+      << lb.out() << lb.err();
+  EXPECT_NE(lb.out().find("reload: note: dpdk.mbufs changed: takes effect on restart\n"),
+            std::string::npos)
+      << lb.out();
+  EXPECT_NE(lb.err().find("anylb-dpdk: warning: " + path + ":"), std::string::npos) << lb.err();
+  EXPECT_NE(lb.err().find("table_size 251 is below 100 x 3 backends"), std::string::npos)
+      << lb.err();
+
+  lb.signal(SIGTERM);
+  EXPECT_EQ(lb.wait(), 0) << lb.out() << lb.err();
+  EXPECT_NE(lb.out().find("mbufs not returned after stop: 0"), std::string::npos) << lb.out();
 }
 
 // ---- A pcap through the driver equals the model's output, frame for frame
