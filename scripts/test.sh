@@ -59,7 +59,7 @@ note "sanitizer build (ASan + UBSan)"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 if configure build-asan -Dwerror=true -Dbuildtype=debugoptimized -Db_sanitize=address,undefined \
-     -Db_lundef=false -Dbenchmarks=false && ninja -C build-asan tests/unit/unit_tests; then
+     -Db_lundef=false -Dbenchmarks=false && ninja -C build-asan tests/unit/unit_tests control/cli/anylbctl; then
   note "unit suite under sanitizers"
   meson test -C build-asan --no-rebuild --print-errorlogs --suite unit
   add_counts build-asan/meson-logs/testlog.junit.xml $?
