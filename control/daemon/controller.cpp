@@ -4,27 +4,8 @@
 #include <chrono>
 #include <new>
 #include <set>
-#include <tuple>
 
 namespace anylb {
-
-namespace {
-
-// The [dpdk] settings, not where they stand in the file.
-bool same_dpdk(const DpdkConfig& a, const DpdkConfig& b) {
-  auto ports = [](const DpdkConfig& c) {
-    std::vector<std::pair<std::string, std::string>> p;
-    for (const DpdkPortConfig& port : c.ports) p.emplace_back(port.device, port.exception_tap);
-    return p;
-  };
-  return std::tie(a.main_cpu, a.worker_cpus, a.hugepages, a.memory_mb, a.mbufs, a.rx_descriptors,
-                  a.tx_descriptors, a.burst, a.eal_args) ==
-             std::tie(b.main_cpu, b.worker_cpus, b.hugepages, b.memory_mb, b.mbufs,
-                      b.rx_descriptors, b.tx_descriptors, b.burst, b.eal_args) &&
-         ports(a) == ports(b);
-}
-
-}  // namespace
 
 void PublishTimings::add(double ms) {
   ++count;
@@ -230,7 +211,6 @@ Result<std::vector<std::string>> Controller::reload(Config next, uint64_t now_ms
                "bgp.speaker");
   restart_note(next.api.socket != config_.api.socket || next.api.tcp_port != config_.api.tcp_port,
                "[api]");
-  restart_note(!same_dpdk(next.dpdk, config_.dpdk), "[dpdk]");
   // A new seed moves nearly every flow to another group and Maglev slot: the
   // flow table would lose every connection. Only a restart of every node of
   // the PoP together, in a quiet hour, should do that.

@@ -1,7 +1,4 @@
-#include <cstring>
-
 #include "control/daemon/dataplane.h"
-#include "control/tables/state_spec.h"
 #include "dataplane/dpdk/driver.h"
 #include "dataplane/dpdk/eal.h"
 #include "dataplane/dpdk/options_from_config.h"
@@ -31,10 +28,7 @@ class DpdkDataplane : public Dataplane {
   }
 
   std::vector<std::string> fixed_at_start(const Config& running, const Config& next) const override {
-    const FlowTimeoutsMs a = flow_timeouts_from_config(running.timeouts);
-    const FlowTimeoutsMs b = flow_timeouts_from_config(next.timeouts);
-    if (std::memcmp(&a, &b, sizeof a) == 0) return {};
-    return {"[timeouts] changed: the DPDK workers' flow tables take them at start: takes effect on restart"};
+    return dpdk::driver_settings_fixed_at_start(running, next);
   }
 
   Result<std::unique_ptr<Counters>> counters(const ForwardingState&) const override {

@@ -30,11 +30,17 @@ DriverOptions driver_options_from_config(const Config& c) {
   return o;
 }
 
-std::vector<std::string> settings_fixed_at_start(const Config& running, const Config& next) {
+namespace {
+
+void note_if(std::vector<std::string>& notes, bool changed, const char* setting) {
+  if (changed) notes.push_back(std::string(setting) + " changed: takes effect on restart");
+}
+
+}  // namespace
+
+std::vector<std::string> driver_settings_fixed_at_start(const Config& running, const Config& next) {
   std::vector<std::string> notes;
-  auto note = [&](bool changed, const char* setting) {
-    if (changed) notes.push_back(std::string(setting) + " changed: takes effect on restart");
-  };
+  auto note = [&](bool changed, const char* setting) { note_if(notes, changed, setting); };
   const DpdkConfig &a = running.dpdk, &b = next.dpdk;
   note(a.main_cpu != b.main_cpu, "dpdk.main_cpu");
   note(a.worker_cpus != b.worker_cpus, "dpdk.worker_cpus");
@@ -45,27 +51,32 @@ std::vector<std::string> settings_fixed_at_start(const Config& running, const Co
   note(a.tx_descriptors != b.tx_descriptors, "dpdk.tx_descriptors");
   note(a.burst != b.burst, "dpdk.burst");
   note(a.eal_args != b.eal_args, "dpdk.eal_args");
-  // The ports as the driver opens them: [[dpdk.port]], not where they stand
-  // in the file; without any, the default port on node.interface.
-  const DriverOptions da = driver_options_from_config(running), db = driver_options_from_config(next);
-  auto port_list = [](const DriverOptions& o) {
+  // The ports as they are configured, not where they stand in the file.
+  auto ports = [](const DpdkConfig& c) {
     std::vector<std::pair<std::string, std::string>> p;
-    for (const DriverPort& port : o.ports) p.emplace_back(port.device, port.exception_device);
+    for (const DpdkPortConfig& port : c.ports) p.emplace_back(port.device, port.exception_tap);
     return p;
   };
-  if (port_list(da) != port_list(db)) {
-    note(true, a.ports.empty() && b.ports.empty() ? "node.interface (the default port)"
-                                                   : "[[dpdk.port]]");
-  }
-  note(running.node.flow_table_entries != next.node.flow_table_entries,
-       "node.flow_table_entries");
+  note(ports(a) != ports(b), "[[dpdk.port]]");
   const FlowTimeouts &ta = running.timeouts, &tb = next.timeouts;
   note(ta.tcp_syn != tb.tcp_syn, "timeouts.tcp_syn");
   note(ta.tcp_established != tb.tcp_established, "timeouts.tcp_established");
   note(ta.tcp_closing != tb.tcp_closing, "timeouts.tcp_closing");
   note(ta.udp != tb.udp, "timeouts.udp");
   note(ta.other != tb.other, "timeouts.other");
-  note(running.node.hash_seed != next.node.hash_seed, "node.hash_seed");
+  return notes;
+}
+
+std::vector<std::string> settings_fixed_at_start(const Config& running, const Config& next) {
+  std::vector<std::string> notes = driver_settings_fixed_at_start(running, next);
+  // Without [[dpdk.port]], the one port is opened on node.interface.
+  note_if(notes,
+          running.dpdk.ports.empty() && next.dpdk.ports.empty() &&
+              running.node.interface != next.node.interface,
+          "node.interface (the default port)");
+  note_if(notes, running.node.flow_table_entries != next.node.flow_table_entries,
+          "node.flow_table_entries");
+  note_if(notes, running.node.hash_seed != next.node.hash_seed, "node.hash_seed");
   return notes;
 }
 

@@ -221,11 +221,14 @@ TEST(DpdkReload, SettingsFixedAtStartEachGetANote) {
                 "dpdk.worker_cpus changed: takes effect on restart",
                 "dpdk.mbufs changed: takes effect on restart",
                 "dpdk.eal_args changed: takes effect on restart",
-                "node.interface (the default port) changed: takes effect on restart",
-                "node.flow_table_entries changed: takes effect on restart",
                 "timeouts.tcp_syn changed: takes effect on restart",
                 "timeouts.udp changed: takes effect on restart",
+                "node.interface (the default port) changed: takes effect on restart",
+                "node.flow_table_entries changed: takes effect on restart",
                 "node.hash_seed changed: takes effect on restart"}));
+  // anylbd's DPDK dataplane: the driver's own, the node settings are the
+  // controller's to note.
+  EXPECT_EQ(dpdk::driver_settings_fixed_at_start(running, next).size(), 5u);
 
   // With ports of its own, node.interface opens nothing; a port's place in
   // the file (its line) is no change.
